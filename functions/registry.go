@@ -1,0 +1,16 @@
+// Package functions lists every Lambda function of the system by the name of
+// its folder under functions/ (the CodeUri in template.yaml). Each
+// functions/<name>/main.go hands its builder to the Lambda runtime; the local
+// runner looks builders up here to invoke them in-process. A test keeps this
+// list, the folders and template.yaml in step.
+package functions
+
+import (
+	"github.com/pccc/pccc/shared/identityapi"
+	"github.com/pccc/pccc/shared/platform"
+)
+
+// Registry maps a function folder name to its builder.
+var Registry = map[string]platform.Builder{
+	"realname": identityapi.BuildRealName,
+}

@@ -1,0 +1,41 @@
+package apperr
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+)
+
+func TestStatusTableMatchesAPI(t *testing.T) {
+	want := map[Code]int{
+		"INVALID_ARGUMENT": 400, "UNAUTHENTICATED": 401, "FORBIDDEN": 403,
+		"POLICY_DENIED": 403, "NOT_FOUND": 404, "CONFLICT": 409,
+		"VERIFICATION_FAILED": 422, "TOO_MANY_ATTEMPTS": 429, "RATE_LIMITED": 429,
+		"OVERLOADED": 503, "INTERNAL": 500,
+	}
+	if len(Codes()) != len(want) {
+		t.Fatalf("Codes() has %d codes, API.md lists %d", len(Codes()), len(want))
+	}
+	for _, c := range Codes() {
+		if got := Status(c); got != want[c] {
+			t.Errorf("Status(%s) = %d, want %d", c, got, want[c])
+		}
+	}
+	if Status("SOMETHING_ELSE") != http.StatusInternalServerError {
+		t.Error("unknown code must be 500")
+	}
+}
+
+func TestAsKeepsCodeThroughWrapping(t *testing.T) {
+	base := InvalidField("rrn", "bad")
+	wrapped := fmt.Errorf("context: %w", base)
+	if CodeOf(wrapped) != Invalid {
+		t.Fatalf("CodeOf(wrapped) = %s", CodeOf(wrapped))
+	}
+	plain := errors.New("dynamo exploded")
+	e := As(plain)
+	if e.Code != Internal || e.Message != "Internal error." || !errors.Is(e, plain) {
+		t.Fatalf("As(plain) = %#v", e)
+	}
+}

@@ -1,0 +1,62 @@
+// Package awsclient builds the AWS SDK clients once, at cold start. In AWS
+// the SDK's default chain supplies region, credentials and endpoints
+// (including the SDK's own AWS_ENDPOINT_URL_* variables); the local runner
+// and the tests pass explicit endpoints of the local stack instead.
+package awsclient
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+)
+
+// Options override the SDK defaults; every field is optional.
+type Options struct {
+	Region string
+	// Endpoints of a local stack. When any is set the clients use static
+	// dummy credentials, and DynamoDB response CRC32 validation is off (some
+	// local servers do not send the header).
+	DynamoDBEndpoint string
+	SQSEndpoint      string
+}
+
+// Clients are the SDK clients a function may use.
+type Clients struct {
+	AWS      aws.Config
+	DynamoDB *dynamodb.Client
+	SQS      *sqs.Client
+}
+
+// New loads the SDK configuration and builds the clients.
+func New(ctx context.Context, o Options) (*Clients, error) {
+	var loaders []func(*awsconfig.LoadOptions) error
+	if o.Region != "" {
+		loaders = append(loaders, awsconfig.WithRegion(o.Region))
+	}
+	local := o.DynamoDBEndpoint != "" || o.SQSEndpoint != ""
+	if local {
+		loaders = append(loaders, awsconfig.WithCredentialsProvider(
+			credentials.NewStaticCredentialsProvider("local", "local", "")))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, loaders...)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS config: %w", err)
+	}
+	ddb := dynamodb.NewFromConfig(cfg, func(opt *dynamodb.Options) {
+		if o.DynamoDBEndpoint != "" {
+			opt.BaseEndpoint = aws.String(o.DynamoDBEndpoint)
+			opt.DisableValidateResponseChecksum = true
+		}
+	})
+	q := sqs.NewFromConfig(cfg, func(opt *sqs.Options) {
+		if o.SQSEndpoint != "" {
+			opt.BaseEndpoint = aws.String(o.SQSEndpoint)
+		}
+	})
+	return &Clients{AWS: cfg, DynamoDB: ddb, SQS: q}, nil
+}

@@ -1,0 +1,185 @@
+// Package config reads every setting of the system from the environment into
+// one struct, once, at cold start. A missing or malformed required setting
+// fails start-up with a message naming it, instead of failing a request
+// later. Local runs get generated development secrets from the local runner,
+// never from defaults baked in here.
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration. Field comments name the variable.
+type Config struct {
+	Env      string // PCCC_ENV: "aws" (default) or "local"
+	LogLevel string // LOG_LEVEL: debug, info (default), warn, error
+	Region   string // AWS_REGION
+
+	TableName string // TABLE_NAME, required: the single DynamoDB table
+
+	// HMACKey keys the hash that finds a holder by registration number
+	// (PCCC_HMAC_KEY, base64, at least 32 bytes, required).
+	HMACKey []byte
+	// DataKeys are the AES-256 keys for personal fields at rest, by key id
+	// (PCCC_DATA_KEYS: "id:base64,id2:base64", required); DataKeyID is the one
+	// new values are sealed with (PCCC_DATA_KEY_ID, default: the first).
+	DataKeys  map[string][]byte
+	DataKeyID string
+
+	BureauURL      string        // BUREAU_URL, required
+	BureauTimeout  time.Duration // BUREAU_TIMEOUT, default 2s per attempt
+	BureauAttempts int           // BUREAU_ATTEMPTS, default 2
+
+	VerificationTTL time.Duration // VERIFICATION_TTL, default 10m, at most 10m
+
+	// Throttles on the real-name check, fixed windows.
+	RateIPPerMinute   int // RATE_IP_PER_MINUTE, default 30
+	RatePersonPerHour int // RATE_PERSON_PER_HOUR, default 10
+}
+
+// Local reports whether this is a local run.
+func (c Config) Local() bool { return c.Env == "local" }
+
+// Load reads the configuration through getenv (os.Getenv in production, a
+// map in tests). It reports every problem at once.
+func Load(getenv func(string) string) (Config, error) {
+	r := reader{getenv: getenv}
+	c := Config{
+		Env:      r.str("PCCC_ENV", "aws"),
+		LogLevel: r.str("LOG_LEVEL", "info"),
+		Region:   r.str("AWS_REGION", "ap-northeast-2"),
+
+		TableName: r.required("TABLE_NAME"),
+		HMACKey:   r.key("PCCC_HMAC_KEY"),
+		DataKeys:  r.keyring("PCCC_DATA_KEYS"),
+		DataKeyID: r.str("PCCC_DATA_KEY_ID", ""),
+
+		BureauURL:      r.required("BUREAU_URL"),
+		BureauTimeout:  r.duration("BUREAU_TIMEOUT", 2*time.Second),
+		BureauAttempts: r.integer("BUREAU_ATTEMPTS", 2, 1, 5),
+
+		VerificationTTL: r.duration("VERIFICATION_TTL", 10*time.Minute),
+
+		RateIPPerMinute:   r.integer("RATE_IP_PER_MINUTE", 30, 1, 1_000_000),
+		RatePersonPerHour: r.integer("RATE_PERSON_PER_HOUR", 10, 1, 1_000_000),
+	}
+	if c.Env != "aws" && c.Env != "local" {
+		r.fail("PCCC_ENV", `must be "aws" or "local"`)
+	}
+	if c.VerificationTTL > 10*time.Minute || c.VerificationTTL <= 0 {
+		r.fail("VERIFICATION_TTL", "must be more than 0 and at most 10m")
+	}
+	if len(c.DataKeys) > 0 {
+		if c.DataKeyID == "" {
+			c.DataKeyID = r.firstKeyID
+		}
+		if _, ok := c.DataKeys[c.DataKeyID]; !ok {
+			r.fail("PCCC_DATA_KEY_ID", "names no key in PCCC_DATA_KEYS")
+		}
+	}
+	if len(r.problems) > 0 {
+		sort.Strings(r.problems)
+		return Config{}, errors.New("configuration: " + strings.Join(r.problems, "; "))
+	}
+	return c, nil
+}
+
+type reader struct {
+	getenv     func(string) string
+	problems   []string
+	firstKeyID string
+}
+
+func (r *reader) fail(name, problem string) {
+	r.problems = append(r.problems, name+" "+problem)
+}
+
+func (r *reader) str(name, def string) string {
+	if v := strings.TrimSpace(r.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) required(name string) string {
+	v := strings.TrimSpace(r.getenv(name))
+	if v == "" {
+		r.fail(name, "is required")
+	}
+	return v
+}
+
+func (r *reader) duration(name string, def time.Duration) time.Duration {
+	v := strings.TrimSpace(r.getenv(name))
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		r.fail(name, "must be a duration such as 2s or 10m")
+		return def
+	}
+	return d
+}
+
+func (r *reader) integer(name string, def, lo, hi int) int {
+	v := strings.TrimSpace(r.getenv(name))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		r.fail(name, fmt.Sprintf("must be a whole number from %d to %d", lo, hi))
+		return def
+	}
+	return n
+}
+
+// key decodes a required base64 secret of at least 32 bytes. The value is
+// never echoed in the error.
+func (r *reader) key(name string) []byte {
+	v := strings.TrimSpace(r.getenv(name))
+	if v == "" {
+		r.fail(name, "is required (base64, at least 32 bytes)")
+		return nil
+	}
+	b, err := base64.StdEncoding.DecodeString(v)
+	if err != nil || len(b) < 32 {
+		r.fail(name, "must be base64 of at least 32 bytes")
+		return nil
+	}
+	return b
+}
+
+// keyring decodes "id:base64,id:base64" of 32-byte AES keys.
+func (r *reader) keyring(name string) map[string][]byte {
+	v := strings.TrimSpace(r.getenv(name))
+	if v == "" {
+		r.fail(name, `is required ("keyid:base64-of-32-bytes", comma-separated)`)
+		return nil
+	}
+	keys := map[string][]byte{}
+	for i, part := range strings.Split(v, ",") {
+		id, enc, ok := strings.Cut(strings.TrimSpace(part), ":")
+		if !ok || id == "" {
+			r.fail(name, "entries must be keyid:base64")
+			return nil
+		}
+		b, err := base64.StdEncoding.DecodeString(enc)
+		if err != nil || len(b) != 32 {
+			r.fail(name, "key "+id+" must be base64 of exactly 32 bytes")
+			return nil
+		}
+		if i == 0 {
+			r.firstKeyID = id
+		}
+		keys[id] = b
+	}
+	return keys
+}
