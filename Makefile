@@ -1,0 +1,80 @@
+# pccc: the commands a person (or CI) needs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+GO            ?= go
+STACK         ?= embedded
+PORT          ?= 8080
+TOOLS_DIR     ?= $(CURDIR)/.cache/tools
+STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUNCTIONS     := $(notdir $(patsubst %/,%,$(dir $(wildcard functions/*/main.go))))
+LAMBDA_FLAGS  := -tags lambda.norpc -trimpath -ldflags="-s -w"
+LAMBDA_ENV    := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
+# The stacks the integration tests run against: in-process emulators and
+# DynamoDB Local + fauxqs as child processes.
+TEST_STACKS   ?= embedded,dynamodb-local
+FUZZTIME      ?= 15s
+
+export PCCC_TOOLS_DIR := $(TOOLS_DIR)
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+.PHONY: tools
+tools: ## install the pinned local emulators (DynamoDB Local, fauxqs, Node 22, Java 17) into .cache/tools
+	bash infra/tools/install.sh
+
+.PHONY: run
+run: $(if $(filter dynamodb-local,$(STACK)),tools) ## run the whole system locally on 127.0.0.1:$(PORT) (STACK=embedded|dynamodb-local)
+	PORT=$(PORT) $(GO) run ./infra/cmd/pccc-local -stack $(STACK)
+
+.PHONY: test
+test: tools ## unit + integration tests against both local stacks, then lint
+	$(GO) vet ./...
+	PCCC_TEST_STACKS=$(TEST_STACKS) $(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) --no-print-directory lint
+
+.PHONY: test-unit
+test-unit: ## the fast tests only (embedded stack, no tools needed)
+	$(GO) test ./...
+
+.PHONY: fuzz
+fuzz: ## run every fuzz test for FUZZTIME each
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
+
+.PHONY: lint
+lint: ## gofmt, go vet, staticcheck (pinned), go mod tidy leaves no diff
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+	@cp go.mod /tmp/pccc-go.mod.bak; cp go.sum /tmp/pccc-go.sum.bak; $(GO) mod tidy; \
+	 if ! git diff --quiet -- go.mod go.sum; then git diff -- go.mod go.sum; cp /tmp/pccc-go.mod.bak go.mod; cp /tmp/pccc-go.sum.bak go.sum; \
+	   echo "go mod tidy changes go.mod/go.sum: run it and commit"; exit 1; fi
+
+.PHONY: build
+build: $(addprefix build/,$(addsuffix /bootstrap,$(FUNCTIONS))) ## one linux/arm64 bootstrap per function under build/<name>/
+	@ls -l build/*/bootstrap
+
+build/%/bootstrap: FORCE
+	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $@ ./functions/$*
+
+# sam build (BuildMethod: makefile) calls build-<LogicalId> with ARTIFACTS_DIR
+# set; each function's target names its folder under functions/.
+build-RealNameFunction:
+	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/realname
+
+.PHONY: deploy
+deploy: ## sam build + sam deploy through samconfig.toml (CONFIG_ENV=default|prod)
+	sam build
+	sam deploy --config-env $(or $(CONFIG_ENV),default)
+
+.PHONY: clean
+clean: ## remove build output and caches (not the installed tools)
+	rm -rf build .aws-sam
+
+.PHONY: FORCE
+FORCE:
