@@ -1,0 +1,317 @@
+package localrun
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"reflect"
+	"regexp"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/pccc/pccc/infra/localstack"
+	"github.com/pccc/pccc/infra/samtemplate"
+	"github.com/pccc/pccc/shared/config"
+	"github.com/pccc/pccc/shared/logging"
+	"github.com/pccc/pccc/shared/platform"
+)
+
+// function is a built function, ready to invoke.
+type function struct {
+	id      string // logical id
+	name    string // registry name (CodeUri folder)
+	arn     string
+	timeout time.Duration
+	handler lambda.Handler
+	env     map[string]string
+}
+
+// invoke calls the handler as the Lambda runtime would: with the function's
+// timeout as deadline and a Lambda context. A panic becomes an error, as
+// the runtime reports it, instead of taking the runner down.
+func (f *function) invoke(ctx context.Context, payload []byte) (out []byte, err error) {
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{
+		AwsRequestID: newID(16), InvokedFunctionArn: f.arn,
+	})
+	defer func() {
+		if p := recover(); p != nil {
+			err = &panicError{value: p, stack: debug.Stack()}
+		}
+	}()
+	return f.handler.Invoke(ctx, payload)
+}
+
+// panicError is a recovered panic. Its message is the panic value, like the
+// error Lambda logs for a panicking Go function.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (p *panicError) Error() string {
+	if e, ok := p.value.(runtime.Error); ok {
+		return "panic: " + e.Error()
+	}
+	return fmt.Sprintf("panic: %v", p.value)
+}
+
+// buildFunction resolves a function's environment and builds it once, as a
+// cold start would.
+func (r *Runner) buildFunction(ctx context.Context, f samtemplate.Function, secrets map[string]string) (*function, error) {
+	build, ok := r.opts.Registry[f.Name()]
+	if !ok {
+		return nil, fmt.Errorf("function %s: CodeUri %s names %q, which the function registry does not have", f.LogicalID, f.CodeURI, f.Name())
+	}
+	env, err := r.functionEnv(f, secrets)
+	if err != nil {
+		return nil, fmt.Errorf("function %s: %w", f.LogicalID, err)
+	}
+	// What the function reads: its environment (functionEnv, where the
+	// caller's values already won), then, for anything the template does
+	// not name, the caller's environment.
+	getenv := func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		return r.opts.Getenv(k)
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return nil, fmt.Errorf("function %s: %w", f.LogicalID, err)
+	}
+	h, err := build(ctx, platform.Deps{
+		Config: cfg,
+		Log:    logging.New(r.opts.FunctionLog, cfg.LogLevel).With("function", f.Name()),
+		AWS:    r.clients,
+		HTTP:   &http.Client{Transport: http.DefaultTransport},
+		Getenv: getenv,
+		Now:    r.now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("function %s: build: %w", f.LogicalID, err)
+	}
+	if h == nil || (reflect.TypeOf(h).Kind() != reflect.Func && !implementsHandler(h)) {
+		return nil, fmt.Errorf("function %s: builder returned %T, not a Lambda handler", f.LogicalID, h)
+	}
+	return &function{
+		id: f.LogicalID, name: f.Name(),
+		arn:     r.names.arn("lambda", "function:"+r.names.function(f.LogicalID)),
+		timeout: time.Duration(f.Timeout) * time.Second,
+		handler: lambda.NewHandler(h),
+		env:     env,
+	}, nil
+}
+
+func implementsHandler(h any) bool {
+	_, ok := h.(lambda.Handler)
+	return ok
+}
+
+// Variables the runner sets for every function whatever the template says.
+const (
+	envPCCC   = "PCCC_ENV"
+	envBureau = "BUREAU_URL"
+)
+
+// functionEnv builds a function's environment. Precedence, lowest first:
+//
+//  1. the template: Globals.Function.Environment.Variables, then the
+//     function's own, with references resolved against the local stack
+//     (!Ref Table -> table name, !Ref Queue -> queue URL, !GetAtt
+//     Queue.Arn, !Ref Param -> the parameter's default, AWS:: pseudo
+//     parameters) and Secrets Manager dynamic references replaced by fresh
+//     development secrets;
+//  2. the runner's local settings: PCCC_ENV=local, BUREAU_URL=<runner
+//     URL>/_local/bureau, AWS_REGION and AWS_DEFAULT_REGION of the stack,
+//     AWS_LAMBDA_FUNCTION_NAME and _MEMORY_SIZE;
+//  3. the caller's Getenv: any variable it sets (non-empty) wins, except
+//     AWS_REGION and AWS_DEFAULT_REGION, which must match the stack the
+//     clients talk to. Variables the template does not name fall through
+//     to the caller's Getenv as well.
+func (r *Runner) functionEnv(f samtemplate.Function, secrets map[string]string) (map[string]string, error) {
+	env := map[string]string{}
+	keys := make([]string, 0, len(f.Env))
+	for k := range f.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v, err := f.Env[k].Resolve(r.resolve)
+		if err != nil {
+			return nil, fmt.Errorf("environment %s: %w", k, err)
+		}
+		if v, err = replaceDynamicRefs(v, secrets); err != nil {
+			return nil, fmt.Errorf("environment %s: %w", k, err)
+		}
+		env[k] = v
+	}
+	env[envPCCC] = "local"
+	env[envBureau] = r.url + "/_local/bureau"
+	env["AWS_LAMBDA_FUNCTION_NAME"] = r.names.function(f.LogicalID)
+	env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = strconv.Itoa(f.MemorySize)
+	for k := range env {
+		if v := r.opts.Getenv(k); v != "" {
+			env[k] = v
+		}
+	}
+	// Secrets the template does not name still come from the caller when
+	// set, so a developer can pin keys across restarts.
+	for _, k := range []string{"PCCC_HMAC_KEY", "PCCC_DATA_KEYS", "PCCC_DATA_KEY_ID"} {
+		if v := r.opts.Getenv(k); v != "" {
+			env[k] = v
+		}
+	}
+	env["AWS_REGION"] = r.stack.Region
+	env["AWS_DEFAULT_REGION"] = r.stack.Region
+	return env, nil
+}
+
+// resolve answers the template's references with what exists locally.
+func (r *Runner) resolve(ref samtemplate.Ref) (string, error) {
+	if ref.Condition {
+		on, err := r.tpl.Condition(ref.Name, r.resolve)
+		return strconv.FormatBool(on), err
+	}
+	switch ref.Name {
+	case "AWS::Region":
+		return r.stack.Region, nil
+	case "AWS::AccountId":
+		return localstack.AccountID, nil
+	case "AWS::Partition":
+		return "aws", nil
+	case "AWS::URLSuffix":
+		return "amazonaws.com", nil
+	case "AWS::StackName":
+		return strings.TrimSuffix(r.names.prefix, "-"), nil
+	case "AWS::StackId":
+		return r.names.arn("cloudformation", "stack/"+strings.TrimSuffix(r.names.prefix, "-")+"/local"), nil
+	case "AWS::NoValue":
+		return "", nil
+	}
+	if _, ok := r.tpl.Parameters[ref.Name]; ok && ref.Attribute == "" {
+		return r.tpl.Param(ref.Name)
+	}
+	res, ok := r.tpl.Resources[ref.Name]
+	if !ok {
+		return "", fmt.Errorf("%s names nothing in the template", ref)
+	}
+	unsupported := fmt.Errorf("%s (%s) is not something the local runner can provide", ref, res.Type)
+	switch res.Type {
+	case samtemplate.TypeTable:
+		name := r.names.table(ref.Name)
+		switch ref.Attribute {
+		case "":
+			return name, nil
+		case "Arn":
+			return r.names.arn("dynamodb", "table/"+name), nil
+		}
+	case samtemplate.TypeQueue:
+		q, ok := r.names.queues[ref.Name]
+		if !ok {
+			return "", fmt.Errorf("%s: the queue was not created", ref)
+		}
+		switch ref.Attribute {
+		case "", "QueueUrl":
+			return q.url, nil
+		case "Arn":
+			return q.arn, nil
+		case "QueueName":
+			return q.name, nil
+		}
+	case samtemplate.TypeBucket:
+		name := r.names.bucket(ref.Name)
+		switch ref.Attribute {
+		case "":
+			return name, nil
+		case "Arn":
+			return "arn:aws:s3:::" + name, nil
+		}
+	case samtemplate.TypeFunction:
+		name := r.names.function(ref.Name)
+		switch ref.Attribute {
+		case "":
+			return name, nil
+		case "Arn":
+			return r.names.arn("lambda", "function:"+name), nil
+		}
+	}
+	return "", unsupported
+}
+
+// dynamicRef matches CloudFormation dynamic references.
+var dynamicRef = regexp.MustCompile(`\{\{resolve:([a-z-]+):([^}]*)\}\}`)
+
+// replaceDynamicRefs swaps {{resolve:secretsmanager:<id>:SecretString:<key>}}
+// for the development secret of that key. Other services (ssm, ...) are not
+// available locally and are an error, so the template cannot drift into
+// needing something the runner cannot give.
+func replaceDynamicRefs(v string, secrets map[string]string) (string, error) {
+	var firstErr error
+	out := dynamicRef.ReplaceAllStringFunc(v, func(m string) string {
+		parts := dynamicRef.FindStringSubmatch(m)
+		service, rest := parts[1], strings.Split(parts[2], ":")
+		if service != "secretsmanager" {
+			firstErr = fmt.Errorf("dynamic reference to %s is not supported locally", service)
+			return m
+		}
+		// <secret-id>:SecretString:<json-key>[:<version-stage>:<version-id>];
+		// the id may be an ARN, itself full of colons.
+		at := slices.Index(rest, "SecretString")
+		if at < 1 || at+1 >= len(rest) || rest[at+1] == "" {
+			firstErr = fmt.Errorf("secretsmanager reference must name a JSON key: {{resolve:secretsmanager:<id>:SecretString:<key>}}")
+			return m
+		}
+		key := rest[at+1]
+		s, ok := secrets[key]
+		if !ok {
+			known := make([]string, 0, len(secrets))
+			for k := range secrets {
+				known = append(known, k)
+			}
+			sort.Strings(known)
+			firstErr = fmt.Errorf("secret key %q has no local development value (known: %s)", key, strings.Join(known, ", "))
+			return m
+		}
+		return s
+	})
+	return out, firstErr
+}
+
+// newDevSecrets makes the development secrets of one run: fresh random keys
+// each start, so nothing sealed in one local run is readable in another and
+// no key is ever committed.
+func newDevSecrets() (map[string]string, error) {
+	hmacKey := make([]byte, 32)
+	dataKey := make([]byte, 32)
+	if _, err := rand.Read(hmacKey); err != nil {
+		return nil, err
+	}
+	if _, err := rand.Read(dataKey); err != nil {
+		return nil, err
+	}
+	return map[string]string{
+		"hmacKey":   base64.StdEncoding.EncodeToString(hmacKey),
+		"dataKeys":  "dev1:" + base64.StdEncoding.EncodeToString(dataKey),
+		"dataKeyId": "dev1",
+	}, nil
+}
+
+// newID returns n random bytes in hex: request ids, event ids.
+func newID(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
