@@ -1,73 +1,143 @@
 // Package sim holds the local stand-ins for the outside world, never
-// deployed: the credit bureau (and, later, the carriers) over the same wire
-// protocol as the real adapters, loaded with synthetic residents, and the SMS
-// outbox that `/_local/sms` shows. Every resident here is made up.
+// deployed: the credit bureau (and, from issue 3, the carriers) over the
+// same wire protocols as the real adapters, loaded with synthetic residents,
+// and the SMS outbox that GET /_local/sms shows. Every resident here is
+// made up; the phone numbers are all 010-0000-xxxx.
 package sim
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
-	"time"
+	"regexp"
+	"strings"
 
 	"github.com/pccc/pccc/shared/identity"
 )
 
-// Resident is a synthetic person known to the bureau and a carrier.
+// Resident is a synthetic person known to the bureau and a carrier. The
+// JSON form is the one PCCC_LOCAL_RESIDENTS files use (API.md).
 type Resident struct {
 	Name      string `json:"name"`
 	RRN       string `json:"rrn"`
 	Carrier   string `json:"carrier"`
-	Phone     string `json:"phone"`
-	BirthDate string `json:"birthDate"`
-	Sex       string `json:"sex"`
+	Phone     string `json:"phone"`     // digits, 01012345678
+	BirthDate string `json:"birthDate"` // YYYYMMDD; derived from rrn when empty
+	Sex       string `json:"sex"`       // M or F; derived from rrn when empty
 }
 
-// BuiltIn returns the built-in synthetic residents: Koreans with old-style
-// numbers (valid checksum) and a post-2020 number (no checksum), and
-// foreigners with alien registration numbers.
+// String redacts, like everything holding personal data (synthetic data
+// must not teach code to log the real kind).
+func (Resident) String() string { return "Resident(redacted)" }
+
+// GoString redacts, for %#v.
+func (Resident) GoString() string { return "Resident(redacted)" }
+
+// Carriers are the mobile carriers of API.md step 2.
+var Carriers = []string{"SKT", "KT", "LGU", "SKT_MVNO", "KT_MVNO", "LGU_MVNO"}
+
+// BuiltIn returns the built-in synthetic residents. The first two are the
+// documented ones (README, `make run` prints them); the rest cover the
+// other kinds of number:
+//
+//	0 HONG GILDONG   900101-1234568  Korean, 1990, M, old number, checksum valid
+//	1 이영희          850315-2345678  Korean, 1985, F, old number, checksum valid
+//	2 김철수          030722-3817265  Korean, 2003, M, post-2020 number, checksum fails
+//	3 SMITH JOHN     880412-5123456  foreigner, 1988, M, checksum fails
+//	4 NGUYEN THI LAN 010930-8294716  foreigner, 2001, F, checksum fails
 func BuiltIn() []Resident {
 	return []Resident{
 		{Name: "HONG GILDONG", RRN: "900101-1234568", Carrier: "SKT", Phone: "01000000001", BirthDate: "19900101", Sex: "M"},
-		{Name: "김민지", RRN: "850315-2345675", Carrier: "KT", Phone: "01000000002", BirthDate: "19850315", Sex: "F"},
-		{Name: "이서준", RRN: "030722-3817264", Carrier: "LGU", Phone: "01000000003", BirthDate: "20030722", Sex: "M"},
-		{Name: "SMITH JOHN", RRN: "880412-5123457", Carrier: "SKT_MVNO", Phone: "01000000004", BirthDate: "19880412", Sex: "M"},
+		{Name: "이영희", RRN: "850315-2345678", Carrier: "KT", Phone: "01000000002", BirthDate: "19850315", Sex: "F"},
+		{Name: "김철수", RRN: "030722-3817265", Carrier: "LGU", Phone: "01000000003", BirthDate: "20030722", Sex: "M"},
+		{Name: "SMITH JOHN", RRN: "880412-5123456", Carrier: "SKT_MVNO", Phone: "01000000004", BirthDate: "19880412", Sex: "M"},
 		{Name: "NGUYEN THI LAN", RRN: "010930-8294716", Carrier: "KT_MVNO", Phone: "01000000005", BirthDate: "20010930", Sex: "F"},
 	}
 }
 
-// LoadResidents reads a JSON array of residents (PCCC_LOCAL_RESIDENTS).
-// Errors name the entry and field, never the data.
+// maxResidentsFile bounds what LoadResidents reads.
+const maxResidentsFile = 8 << 20
+
+// LoadResidents reads a JSON array of residents (PCCC_LOCAL_RESIDENTS),
+// validates each and fills in birth date and sex from the number when
+// omitted. Errors name the entry by index and the field, never its data.
 func LoadResidents(path string) ([]Resident, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("residents file: %w", err)
 	}
-	var rs []Resident
-	if err := json.Unmarshal(b, &rs); err != nil {
-		return nil, fmt.Errorf("residents file %s: must be a JSON array of residents", path)
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("residents file: %w", err)
 	}
-	for i, r := range rs {
-		if err := r.validate(); err != nil {
-			return nil, fmt.Errorf("residents file %s: entry %d: %w", path, i, err)
+	if info.Size() > maxResidentsFile {
+		return nil, errors.New("residents file: larger than 8 MiB")
+	}
+	var rs []Resident
+	dec := json.NewDecoder(f)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rs); err != nil {
+		// The decoder's message may quote the file's content: say only where.
+		return nil, errors.New("residents file: must be a JSON array of objects with name, rrn, carrier, phone, birthDate, sex")
+	}
+	seen := map[string]int{}
+	for i := range rs {
+		if err := rs[i].normalize(); err != nil {
+			return nil, fmt.Errorf("residents file: entry %d: %w", i, err)
 		}
+		if j, dup := seen[rs[i].RRN]; dup {
+			return nil, fmt.Errorf("residents file: entry %d: rrn repeats entry %d", i, j)
+		}
+		seen[rs[i].RRN] = i
 	}
 	return rs, nil
 }
 
-func (r Resident) validate() error {
+var phonePattern = regexp.MustCompile(`^01[016789][0-9]{7,8}$`)
+
+// normalize validates r and puts it in canonical form: rrn with the dash,
+// phone as digits, birth date and sex filled in.
+func (r *Resident) normalize() error {
 	if _, err := identity.NormalizeName(r.Name); err != nil {
-		return fmt.Errorf("name is not a valid name")
+		return errors.New("name is not a valid name")
 	}
-	rrn, err := identity.ParseRRN(r.RRN, time.Now())
+	rrn, err := identity.ParseRRN(r.RRN)
 	if err != nil {
-		return fmt.Errorf("rrn is not a valid registration number")
+		return errors.New("rrn is not a valid registration number")
 	}
-	if r.BirthDate != "" && r.BirthDate != rrn.BirthDate() {
-		return fmt.Errorf("birthDate does not agree with rrn")
+	d := rrn.Digits()
+	r.RRN = d[:6] + "-" + d[6:]
+	if !isCarrier(r.Carrier) {
+		return errors.New("carrier must be one of " + strings.Join(Carriers, ", "))
 	}
-	if r.Sex != "" && r.Sex != rrn.Sex() {
-		return fmt.Errorf("sex does not agree with rrn")
+	r.Phone = strings.ReplaceAll(r.Phone, "-", "")
+	if !phonePattern.MatchString(r.Phone) {
+		return errors.New("phone must be a mobile number of 10-11 digits")
+	}
+	switch r.BirthDate {
+	case "":
+		r.BirthDate = rrn.BirthDate()
+	case rrn.BirthDate():
+	default:
+		return errors.New("birthDate does not agree with rrn")
+	}
+	switch r.Sex {
+	case "":
+		r.Sex = rrn.Sex()
+	case rrn.Sex():
+	default:
+		return errors.New("sex does not agree with rrn")
 	}
 	return nil
+}
+
+func isCarrier(c string) bool {
+	for _, k := range Carriers {
+		if c == k {
+			return true
+		}
+	}
+	return false
 }

@@ -1,8 +1,13 @@
 // Package bureau is the adapter to the credit bureau (NICE / KCB) that says
-// whether a name belongs to a registration number. It owns the wire protocol,
-// which the local simulator (infra/sim) speaks too, and a client that fails
-// fast: a per-attempt timeout, bounded jittered retries and a circuit
-// breaker, so a dead bureau costs a caller milliseconds, not a hang.
+// whether a name belongs to a registration number. It owns the wire
+// protocol, which the local simulator (infra/sim) speaks too, and a client
+// that fails fast: a per-attempt timeout, bounded jittered retries, an
+// overall deadline, and a circuit breaker, so a dead bureau costs a caller
+// milliseconds and a Retry-After instead of a hang (DOMAIN.md, the surge).
+//
+// Protocol: POST {base}/v1/realname with RealNameRequest as JSON; 200 with
+// RealNameResponse. 5xx and transport failures are worth retrying; 4xx mean
+// our request is wrong and are not.
 package bureau
 
 import (
@@ -25,18 +30,42 @@ const RealNamePath = "/v1/realname"
 
 // RealNameRequest is the body of POST {base}/v1/realname.
 type RealNameRequest struct {
-	Name string `json:"name"` // normalised, spaces removed
-	RRN  string `json:"rrn"`  // 13 digits
+	Name string `json:"name"` // identity.NameKey form: capitals, no spaces
+	RRN  string `json:"rrn"`  // 13 digits, no dash
 }
 
-// RealNameResponse is its answer.
+// RealNameResponse is the bureau's answer.
 type RealNameResponse struct {
 	Match bool `json:"match"`
 }
 
+// ErrUnavailable is wrapped by every error that means "the bureau cannot
+// answer now"; such errors are *identity.UnavailableError carrying a
+// Retry-After.
+var ErrUnavailable = errors.New("bureau unavailable")
+
+// Backoff between attempts: full jitter under these bounds.
+const (
+	backoffBase = 50 * time.Millisecond
+	backoffMax  = 250 * time.Millisecond
+	// retryAfterTransient is the hint when the bureau failed but the breaker
+	// is still closed: a blip, worth another try soon.
+	retryAfterTransient = 2 * time.Second
+	maxAnswerBytes      = 64 << 10
+)
+
+// Options configure a Client.
+type Options struct {
+	BaseURL  string              // e.g. https://bureau.example/api, without /v1/realname
+	HTTP     *http.Client        // nil: a client on http.DefaultTransport
+	Timeout  time.Duration       // per attempt; default 2s
+	Attempts int                 // default 2
+	Breaker  *resilience.Breaker // nil: opens after 5 failed checks for 10s
+}
+
 // Client calls the bureau over HTTP. It implements identity.Bureau.
 type Client struct {
-	base     string
+	url      string
 	http     *http.Client
 	timeout  time.Duration
 	attempts int
@@ -45,69 +74,105 @@ type Client struct {
 
 var _ identity.Bureau = (*Client)(nil)
 
-// NewClient builds a client. timeout bounds each attempt; the breaker opens
-// after five consecutive failed checks and stays open ten seconds.
-func NewClient(baseURL string, hc *http.Client, timeout time.Duration, attempts int) *Client {
-	return &Client{
-		base: strings.TrimRight(baseURL, "/"), http: hc, timeout: timeout, attempts: attempts,
-		breaker: resilience.NewBreaker(5, 10*time.Second),
+// New builds a client.
+func New(o Options) (*Client, error) {
+	if !strings.HasPrefix(o.BaseURL, "http://") && !strings.HasPrefix(o.BaseURL, "https://") {
+		return nil, errors.New("bureau: base URL must be http(s)")
 	}
+	if o.HTTP == nil {
+		o.HTTP = &http.Client{Transport: http.DefaultTransport}
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 2 * time.Second
+	}
+	if o.Attempts < 1 {
+		o.Attempts = 2
+	}
+	if o.Breaker == nil {
+		o.Breaker = resilience.NewBreaker(5, 10*time.Second, nil)
+	}
+	return &Client{
+		url: strings.TrimRight(o.BaseURL, "/") + RealNamePath, http: o.HTTP,
+		timeout: o.Timeout, attempts: o.Attempts, breaker: o.Breaker,
+	}, nil
 }
 
-// Breaker exposes the circuit breaker, for tests and tuning.
-func (c *Client) Breaker() *resilience.Breaker { return c.breaker }
+// MaxDuration is the longest a Match call can take: every attempt timing
+// out plus the largest backoffs between them.
+func (c *Client) MaxDuration() time.Duration {
+	return time.Duration(c.attempts)*c.timeout + time.Duration(c.attempts-1)*backoffMax
+}
 
-// errStatus is a non-2xx answer.
-type errStatus int
+// statusError is a non-200 answer.
+type statusError int
 
-func (e errStatus) Error() string { return fmt.Sprintf("bureau answered HTTP %d", int(e)) }
+func (e statusError) Error() string { return fmt.Sprintf("bureau answered HTTP %d", int(e)) }
 
-// Match asks whether name belongs to rrn.
+// Match asks whether name (identity.NameKey form) belongs to rrn.
 func (c *Client) Match(ctx context.Context, name string, rrn identity.RRN) (bool, error) {
 	if ok, wait := c.breaker.Allow(); !ok {
-		return false, &identity.UnavailableError{RetryAfter: wait, Err: errors.New("bureau circuit open")}
+		return false, &identity.UnavailableError{RetryAfter: wait, Err: fmt.Errorf("%w: circuit open", ErrUnavailable)}
 	}
-	body, _ := json.Marshal(RealNameRequest{Name: identity.NameKey(name), RRN: rrn.Digits()})
+	body, err := json.Marshal(RealNameRequest{Name: name, RRN: rrn.Digits()})
+	if err != nil {
+		return false, fmt.Errorf("bureau request: %w", err)
+	}
+	// The whole call, retries included, is bounded, whatever the caller's
+	// context allows.
+	ctx, cancel := context.WithTimeout(ctx, c.MaxDuration()+50*time.Millisecond)
+	defer cancel()
 	var match bool
-	err := resilience.Retry(ctx, c.attempts, 50*time.Millisecond, 300*time.Millisecond, func(ctx context.Context) (bool, error) {
+	err = resilience.Retry(ctx, c.attempts, backoffBase, backoffMax, func(ctx context.Context) (bool, error) {
 		m, err := c.once(ctx, body)
 		if err != nil {
-			var st errStatus
-			// 4xx means our request is wrong: asking again will not help.
-			retryable := !errors.As(err, &st) || int(st) >= 500
-			return retryable, err
+			var st statusError
+			return !errors.As(err, &st) || int(st) >= 500, err
 		}
 		match = m
 		return false, nil
 	})
+	var st statusError
+	if errors.As(err, &st) && int(st) < 500 {
+		// The bureau is up and refused our request: a bug on our side, not an
+		// outage, so it neither opens the breaker nor asks the caller to retry.
+		c.breaker.Record(true)
+		return false, err
+	}
 	c.breaker.Record(err == nil)
 	if err != nil {
-		return false, &identity.UnavailableError{RetryAfter: 5 * time.Second, Err: err}
+		wait := c.breaker.RetryAfter()
+		if wait <= 0 {
+			wait = retryAfterTransient
+		}
+		return false, &identity.UnavailableError{RetryAfter: wait, Err: fmt.Errorf("%w: %w", ErrUnavailable, err)}
 	}
 	return match, nil
 }
 
+// once makes one attempt. Error texts carry the URL and status only, never
+// the request body.
 func (c *Client) once(ctx context.Context, body []byte) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+RealNamePath, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
 		return false, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		// The error text holds only the URL and the transport failure.
 		return false, fmt.Errorf("bureau request: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-		return false, errStatus(resp.StatusCode)
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxAnswerBytes))
+		return false, statusError(resp.StatusCode)
 	}
 	var out RealNameResponse
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&out); err != nil {
-		return false, fmt.Errorf("bureau answer: %w", err)
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswerBytes)).Decode(&out); err != nil {
+		// A garbled answer is the bureau misbehaving: retry like a 5xx.
+		return false, errors.New("bureau answer is not valid JSON")
 	}
 	return out.Match, nil
 }

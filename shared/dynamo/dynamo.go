@@ -1,11 +1,14 @@
-// Package dynamo holds the DynamoDB adapters. Everything lives in one table
-// (template.yaml's Table): string keys PK and SK, a general index GSI1
-// (GSI1PK, GSI1SK) and a TTL attribute "ttl" in epoch seconds. TTL only
-// cleans up; the code checks expiry itself.
+// Package dynamo holds the DynamoDB adapters of the domain interfaces.
+//
+// Everything lives in one table (template.yaml's table): string keys PK and
+// SK, a general index GSI1 (GSI1PK, GSI1SK, reserved for later access
+// patterns) and a TTL attribute "ttl" in epoch seconds. TTL only cleans up,
+// sometimes days late, so the code checks expiry itself. No item holds a
+// name or registration number in clear: holders are keyed hashes and
+// personal fields are sealed before they reach this package.
 package dynamo
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -14,128 +17,80 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 
-	"github.com/pccc/pccc/shared/identity"
+	"github.com/pccc/pccc/shared/apperr"
 )
 
-// ItemAPI is the part of the DynamoDB client the adapters use.
-type ItemAPI interface {
-	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
-	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
-	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
-}
+// Attribute names of the table's schema.
+const (
+	AttrPK     = "PK"
+	AttrSK     = "SK"
+	AttrGSI1PK = "GSI1PK"
+	AttrGSI1SK = "GSI1SK"
+	AttrTTL    = "ttl"
+	IndexGSI1  = "GSI1"
+)
 
-var _ ItemAPI = (*dynamodb.Client)(nil)
+// TableSchema is the table as template.yaml declares it, for tests and the
+// local stack; TTL on AttrTTL is configured separately (UpdateTimeToLive).
+func TableSchema(name string) *dynamodb.CreateTableInput {
+	str := func(n string) types.AttributeDefinition {
+		return types.AttributeDefinition{AttributeName: aws.String(n), AttributeType: types.ScalarAttributeTypeS}
+	}
+	key := func(n string, t types.KeyType) types.KeySchemaElement {
+		return types.KeySchemaElement{AttributeName: aws.String(n), KeyType: t}
+	}
+	return &dynamodb.CreateTableInput{
+		TableName:            aws.String(name),
+		BillingMode:          types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{str(AttrPK), str(AttrSK), str(AttrGSI1PK), str(AttrGSI1SK)},
+		KeySchema:            []types.KeySchemaElement{key(AttrPK, types.KeyTypeHash), key(AttrSK, types.KeyTypeRange)},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
+			IndexName:  aws.String(IndexGSI1),
+			KeySchema:  []types.KeySchemaElement{key(AttrGSI1PK, types.KeyTypeHash), key(AttrGSI1SK, types.KeyTypeRange)},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}},
+	}
+}
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-func n(v int64) types.AttributeValue  { return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)} }
-
-func str(item map[string]types.AttributeValue, name string) string {
-	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
+func n(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 }
 
-func num(item map[string]types.AttributeValue, name string) int64 {
-	if v, ok := item[name].(*types.AttributeValueMemberN); ok {
-		i, _ := strconv.ParseInt(v.Value, 10, 64)
-		return i
+func str(item map[string]types.AttributeValue, name string) (string, bool) {
+	v, ok := item[name].(*types.AttributeValueMemberS)
+	if !ok {
+		return "", false
 	}
-	return 0
+	return v.Value, true
 }
 
-// VerificationStore keeps verifications as PK=VER#<id>, SK=VER.
-type VerificationStore struct {
-	DB    ItemAPI
-	Table string
-	Now   func() time.Time
+func num(item map[string]types.AttributeValue, name string) (int64, bool) {
+	v, ok := item[name].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0, false
+	}
+	i, err := strconv.ParseInt(v.Value, 10, 64)
+	return i, err == nil
 }
 
-var _ identity.VerificationStore = (*VerificationStore)(nil)
+// retryAfterThrottled is the hint sent to clients when DynamoDB itself is
+// throttling us (the surge): a short wait, not an error page.
+const retryAfterThrottled = 2 * time.Second
 
-func verificationKey(id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"PK": s("VER#" + id), "SK": s("VER")}
-}
-
-// Put stores a new verification; an id already taken is an error (ids are
-// random, so that means a bug, not a collision to retry).
-func (st *VerificationStore) Put(ctx context.Context, v identity.Verification) error {
-	item := verificationKey(v.ID)
-	item["holderKey"] = s(v.HolderKey)
-	item["identity"] = s(v.Identity)
-	item["step"] = s(string(v.Step))
-	item["createdAt"] = s(v.CreatedAt.UTC().Format(time.RFC3339Nano))
-	item["expiresAt"] = s(v.ExpiresAt.UTC().Format(time.RFC3339Nano))
-	// Keep the item a day past expiry so support can see what happened.
-	item["ttl"] = n(v.ExpiresAt.Add(24 * time.Hour).Unix())
-	_, err := st.DB.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           aws.String(st.Table),
-		Item:                item,
-		ConditionExpression: aws.String("attribute_not_exists(PK)"),
-	})
-	if err != nil {
-		return fmt.Errorf("put verification: %w", err)
+// translate maps DynamoDB's capacity errors to OVERLOADED with a
+// Retry-After, as CONVENTIONS.md asks adapters to; anything else is wrapped
+// for the logs and becomes INTERNAL.
+func translate(op string, err error) error {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded":
+			return apperr.Wrap(fmt.Errorf("%s: %w", op, err), apperr.Overloaded,
+				"The service is busy. Please try again shortly.").WithRetryAfter(retryAfterThrottled)
+		}
 	}
-	return nil
-}
-
-// Get returns a verification that exists and has not expired.
-func (st *VerificationStore) Get(ctx context.Context, id string) (identity.Verification, error) {
-	out, err := st.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(st.Table), Key: verificationKey(id), ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return identity.Verification{}, fmt.Errorf("get verification: %w", err)
-	}
-	if len(out.Item) == 0 {
-		return identity.Verification{}, identity.ErrNoVerification
-	}
-	created, err1 := time.Parse(time.RFC3339Nano, str(out.Item, "createdAt"))
-	expires, err2 := time.Parse(time.RFC3339Nano, str(out.Item, "expiresAt"))
-	if err := errors.Join(err1, err2); err != nil {
-		return identity.Verification{}, fmt.Errorf("verification item: %w", err)
-	}
-	v := identity.Verification{
-		ID: id, HolderKey: str(out.Item, "holderKey"), Identity: str(out.Item, "identity"),
-		Step: identity.Step(str(out.Item, "step")), CreatedAt: created, ExpiresAt: expires,
-	}
-	if v.Expired(st.Now()) {
-		return identity.Verification{}, identity.ErrNoVerification
-	}
-	return v, nil
-}
-
-// Limiter counts events in fixed windows with atomic counters:
-// PK=RATE#<key>, SK=<window start>, expiring with the window.
-type Limiter struct {
-	DB    ItemAPI
-	Table string
-	Now   func() time.Time
-}
-
-var _ identity.Limiter = (*Limiter)(nil)
-
-// Allow counts one event and says whether it is within limit.
-func (l *Limiter) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
-	now := l.Now()
-	start := now.Truncate(window)
-	end := start.Add(window)
-	out, err := l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(l.Table),
-		Key: map[string]types.AttributeValue{
-			"PK": s("RATE#" + key), "SK": s(strconv.FormatInt(start.Unix(), 10)),
-		},
-		UpdateExpression:          aws.String("ADD #c :one SET #ttl = :ttl"),
-		ExpressionAttributeNames:  map[string]string{"#c": "count", "#ttl": "ttl"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1), ":ttl": n(end.Add(time.Hour).Unix())},
-		ReturnValues:              types.ReturnValueUpdatedNew,
-	})
-	if err != nil {
-		return false, 0, fmt.Errorf("count %s: %w", "rate window", err)
-	}
-	if num(out.Attributes, "count") > int64(limit) {
-		return false, end.Sub(now), nil
-	}
-	return true, 0, nil
+	return fmt.Errorf("%s: %w", op, err)
 }

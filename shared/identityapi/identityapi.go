@@ -1,86 +1,146 @@
-// Package identityapi serves the identity-verification routes of API.md:
-// today the real-name check, POST /v1/verifications.
+// Package identityapi serves the identity-verification routes of API.md and
+// builds the functions that serve them. Today: the real-name check,
+// POST /v1/verifications (step 1).
+//
+// It is the seam between HTTP and the domain: decoding and presence checks
+// here, every rule in shared/identity, the wiring of adapters in
+// BuildRealName.
 package identityapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
+	"github.com/pccc/pccc/shared/apperr"
 	"github.com/pccc/pccc/shared/bureau"
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/httpapi"
 	"github.com/pccc/pccc/shared/identity"
 	"github.com/pccc/pccc/shared/keyhash"
 	"github.com/pccc/pccc/shared/platform"
+	"github.com/pccc/pccc/shared/resilience"
 	"github.com/pccc/pccc/shared/sealer"
 )
 
-// RouteStart is the real-name check's route key.
-const RouteStart = "POST /v1/verifications"
+// RouteStartVerification is the real-name check's route key.
+const RouteStartVerification = "POST /v1/verifications"
 
-// startRequest is the body of POST /v1/verifications.
-type startRequest struct {
+// VerificationRequest is the body of POST /v1/verifications. Pointers tell
+// a missing (or null) field from an empty one.
+type VerificationRequest struct {
 	Name *string `json:"name"`
 	RRN  *string `json:"rrn"`
 }
 
-// startResponse is its 201 answer.
-type startResponse struct {
+// VerificationResponse is its 201 answer.
+type VerificationResponse struct {
 	VerificationID string `json:"verificationId"`
-	ExpiresAt      string `json:"expiresAt"`
+	ExpiresAt      string `json:"expiresAt"` // RFC 3339, UTC
 	NextStep       string `json:"nextStep"`
 }
 
-// Starter opens verifications (identity.Service).
+// Starter opens verifications (*identity.Service).
 type Starter interface {
 	Start(ctx context.Context, in identity.StartInput) (identity.Verification, error)
+}
+
+// DecodeVerificationRequest decodes and presence-checks the body; the
+// content of each field is the domain's to judge.
+func DecodeVerificationRequest(req *httpapi.Request) (VerificationRequest, error) {
+	var body VerificationRequest
+	if err := httpapi.DecodeJSON(req, &body); err != nil {
+		return VerificationRequest{}, err
+	}
+	missing := map[string]string{}
+	if body.Name == nil {
+		missing["name"] = "is required"
+	}
+	if body.RRN == nil {
+		missing["rrn"] = "is required"
+	}
+	if len(missing) > 0 {
+		return VerificationRequest{}, apperr.InvalidFields(missing)
+	}
+	return body, nil
 }
 
 // StartVerification serves POST /v1/verifications.
 func StartVerification(svc Starter) httpapi.Endpoint {
 	return func(ctx context.Context, req *httpapi.Request) (*httpapi.Response, error) {
-		var body startRequest
-		if err := httpapi.DecodeJSON(req, &body); err != nil {
+		body, err := DecodeVerificationRequest(req)
+		if err != nil {
 			return nil, err
-		}
-		missing := map[string]string{}
-		if body.Name == nil {
-			missing["name"] = "is required"
-		}
-		if body.RRN == nil {
-			missing["rrn"] = "is required"
-		}
-		if len(missing) > 0 {
-			return nil, invalid(missing)
 		}
 		v, err := svc.Start(ctx, identity.StartInput{Name: *body.Name, RRN: *body.RRN, ClientIP: req.SourceIP})
 		if err != nil {
 			return nil, err
 		}
-		return httpapi.JSON(http.StatusCreated, startResponse{
-			VerificationID: v.ID, ExpiresAt: v.ExpiresAt.UTC().Format(time.RFC3339), NextStep: string(v.Step),
+		return httpapi.JSON(http.StatusCreated, VerificationResponse{
+			VerificationID: v.ID,
+			ExpiresAt:      v.ExpiresAt.UTC().Format(time.RFC3339),
+			NextStep:       string(v.Step),
 		}), nil
 	}
 }
 
-// BuildRealName builds the real-name check function from its dependencies.
+// Bureau breaker policy: five failed checks in a row (each already retried)
+// mean the bureau is down; refuse for ten seconds, then try one call.
+const (
+	bureauBreakerThreshold = 5
+	bureauBreakerCooldown  = 10 * time.Second
+)
+
+// BuildRealName builds the real-name check function: the identity service
+// on the DynamoDB store and throttle and the bureau client, behind the HTTP
+// API handler.
 func BuildRealName(ctx context.Context, d platform.Deps) (any, error) {
+	if d.Log == nil {
+		return nil, errors.New("realname: no logger")
+	}
+	svc, err := NewRealNameService(d)
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.Handler(d.Log, httpapi.Routes{RouteStartVerification: StartVerification(svc)}), nil
+}
+
+// NewRealNameService wires the identity service from the dependencies.
+func NewRealNameService(d platform.Deps) (*identity.Service, error) {
 	cfg := d.Config
+	if d.AWS == nil || d.AWS.DynamoDB == nil {
+		return nil, errors.New("realname: no DynamoDB client")
+	}
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
+	hasher, err := keyhash.New(cfg.HMACKey)
+	if err != nil {
+		return nil, fmt.Errorf("realname: PCCC_HMAC_KEY: %w", err)
+	}
 	seal, err := sealer.New(cfg.DataKeys, cfg.DataKeyID)
 	if err != nil {
-		return nil, fmt.Errorf("data keys: %w", err)
+		return nil, fmt.Errorf("realname: PCCC_DATA_KEYS: %w", err)
 	}
-	svc := &identity.Service{
-		Bureau: bureau.NewClient(cfg.BureauURL, d.HTTP, cfg.BureauTimeout, cfg.BureauAttempts),
-		Store:  &dynamo.VerificationStore{DB: d.AWS.DynamoDB, Table: cfg.TableName, Now: d.Now},
-		Limit:  &dynamo.Limiter{DB: d.AWS.DynamoDB, Table: cfg.TableName, Now: d.Now},
-		Hash:   keyhash.New(cfg.HMACKey),
-		Seal:   seal,
-		Limits: identity.Limits{PerIPPerMinute: cfg.RateIPPerMinute, PerPersonPerHour: cfg.RatePersonPerHour},
-		TTL:    cfg.VerificationTTL,
-		Now:    d.Now,
+	br, err := bureau.New(bureau.Options{
+		BaseURL: cfg.BureauURL, HTTP: d.HTTP, Timeout: cfg.BureauTimeout, Attempts: cfg.BureauAttempts,
+		Breaker: resilience.NewBreaker(bureauBreakerThreshold, bureauBreakerCooldown, nil),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("realname: BUREAU_URL: %w", err)
 	}
-	return httpapi.Handler(d.Log, httpapi.Routes{RouteStart: StartVerification(svc)}), nil
+	return identity.NewService(identity.Options{
+		Bureau:        br,
+		Store:         dynamo.NewVerificationStore(d.AWS.DynamoDB, cfg.TableName, now),
+		Limiter:       dynamo.NewLimiter(d.AWS.DynamoDB, cfg.TableName, now),
+		Hasher:        hasher,
+		Sealer:        seal,
+		TTL:           cfg.VerificationTTL,
+		IPPerMinute:   cfg.RateIPPerMinute,
+		PersonPerHour: cfg.RatePersonPerHour,
+		Now:           now,
+	})
 }

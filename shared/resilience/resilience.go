@@ -1,93 +1,142 @@
-// Package resilience keeps a slow or dead outside service (the credit
-// bureau, a carrier) from dragging the API down with it: bounded retries
-// with jittered backoff, and a circuit breaker that turns a dead service
-// into an immediate "try again in N seconds" instead of a hang.
+// Package resilience owns the two ways we keep a slow or dead dependency
+// from taking us down with it (DOMAIN.md, "The surge"): a circuit Breaker
+// that refuses quickly, with a time to retry, once a dependency keeps
+// failing, and Retry, a bounded retry with full-jitter backoff so that
+// retries from many callers do not arrive in lockstep.
 package resilience
 
 import (
-	"context"
-	"math/rand/v2"
 	"sync"
 	"time"
 )
 
-// Breaker opens after Threshold consecutive failures, refuses calls for
-// Cooldown, then lets one trial call through (half-open): its success closes
-// the breaker, its failure opens it again.
+// State is a breaker's state.
+type State int
+
+const (
+	Closed   State = iota // calls flow; consecutive failures are counted
+	Open                  // calls are refused until the cooldown ends
+	HalfOpen              // one trial call decides whether to close again
+)
+
+func (s State) String() string {
+	switch s {
+	case Closed:
+		return "closed"
+	case Open:
+		return "open"
+	default:
+		return "half-open"
+	}
+}
+
+// Breaker is a consecutive-failure circuit breaker, safe for concurrent use.
+// Each caller asks Allow before calling the dependency and, when allowed,
+// reports the outcome with Record.
 type Breaker struct {
-	Threshold int
-	Cooldown  time.Duration
-	Now       func() time.Time
+	threshold int
+	cooldown  time.Duration
+	now       func() time.Time
 
-	mu        sync.Mutex
-	failures  int
-	openUntil time.Time
-	trialOut  bool
+	mu       sync.Mutex
+	state    State
+	failures int
+	openedAt time.Time
+	trialAt  time.Time // when the half-open trial was handed out
+	trial    bool      // a half-open trial is in flight
 }
 
-// NewBreaker returns a closed breaker.
-func NewBreaker(threshold int, cooldown time.Duration) *Breaker {
-	return &Breaker{Threshold: threshold, Cooldown: cooldown, Now: time.Now}
+// NewBreaker returns a closed breaker that opens after threshold consecutive
+// failures and lets one trial call through cooldown later. now is the clock
+// (nil: time.Now), injectable for tests.
+func NewBreaker(threshold int, cooldown time.Duration, now func() time.Time) *Breaker {
+	if threshold < 1 {
+		threshold = 1
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Breaker{threshold: threshold, cooldown: cooldown, now: now}
 }
 
-// Allow says whether a call may go out now; when not, how long until one may.
-func (b *Breaker) Allow() (bool, time.Duration) {
+// Allow reports whether a call may go ahead; when not, retryAfter is how long
+// until the breaker will consider another call.
+func (b *Breaker) Allow() (ok bool, retryAfter time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.failures < b.Threshold {
+	now := b.now()
+	switch b.state {
+	case Open:
+		if wait := b.openedAt.Add(b.cooldown).Sub(now); wait > 0 {
+			return false, wait
+		}
+		b.state = HalfOpen
+		b.trial = true
+		b.trialAt = now
+		return true, 0
+	case HalfOpen:
+		// A trial whose caller never reported (a cancelled request) must not
+		// wedge the breaker: after a cooldown another trial is allowed.
+		if !b.trial || now.Sub(b.trialAt) >= b.cooldown {
+			b.trial = true
+			b.trialAt = now
+			return true, 0
+		}
+		return false, max(b.trialAt.Add(b.cooldown).Sub(now), time.Second)
+	default:
 		return true, 0
 	}
-	now := b.Now()
-	if now.Before(b.openUntil) {
-		return false, b.openUntil.Sub(now)
-	}
-	if b.trialOut {
-		// One trial at a time while half-open.
-		return false, b.Cooldown
-	}
-	b.trialOut = true
-	return true, 0
 }
 
 // Record reports the outcome of a call that Allow let through.
 func (b *Breaker) Record(success bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.trialOut = false
-	if success {
-		b.failures = 0
-		return
-	}
-	b.failures++
-	if b.failures >= b.Threshold {
-		b.openUntil = b.Now().Add(b.Cooldown)
+	switch b.state {
+	case Closed:
+		if success {
+			b.failures = 0
+			return
+		}
+		b.failures++
+		if b.failures >= b.threshold {
+			b.open()
+		}
+	case HalfOpen:
+		b.trial = false
+		if success {
+			b.state = Closed
+			b.failures = 0
+			return
+		}
+		b.open()
+	case Open:
+		// Late outcomes of calls allowed before the breaker opened change
+		// nothing: only the half-open trial may close it.
 	}
 }
 
-// Retry calls fn up to attempts times while it reports a retryable error,
-// sleeping a random time up to min(max, base*2^n) between tries (full
-// jitter, so a crowd of clients does not retry in step). It stops early when
-// ctx ends and returns fn's last error.
-func Retry(ctx context.Context, attempts int, base, max time.Duration, fn func(context.Context) (retryable bool, err error)) error {
-	var err error
-	for i := 0; i < attempts; i++ {
-		var retryable bool
-		retryable, err = fn(ctx)
-		if err == nil || !retryable || i == attempts-1 {
-			return err
-		}
-		backoff := base << i
-		if backoff > max || backoff <= 0 {
-			backoff = max
-		}
-		sleep := time.Duration(rand.Int64N(int64(backoff) + 1))
-		t := time.NewTimer(sleep)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
+func (b *Breaker) open() {
+	b.state = Open
+	b.openedAt = b.now()
+	b.trial = false
+}
+
+// State returns the current state, for metrics and tests. An open breaker
+// whose cooldown has passed still reports Open until the next Allow.
+func (b *Breaker) State() State {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.state
+}
+
+// RetryAfter is how long until an open breaker lets a trial through; 0 when
+// it is not open.
+func (b *Breaker) RetryAfter() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.state != Open {
+		return 0
 	}
-	return err
+	return max(b.openedAt.Add(b.cooldown).Sub(b.now()), 0)
 }

@@ -1,8 +1,13 @@
-// Package sealer encrypts personal fields at rest, one value at a time, with
-// AES-256-GCM. Each sealed value names the key that sealed it, so keys can
-// rotate: new values use the active key, old ones still open with theirs.
-// The caller passes what the value is (record and field) as associated data,
-// so a sealed value copied into another field or item does not open.
+// Package sealer owns encryption of personal fields at rest (PIPA Art. 24-2
+// requires registration numbers, and we choose names and birth dates too, to
+// be stored encrypted).
+//
+// A sealed value is the compact string "v1.<keyID>.<base64url(nonce|ct)>":
+// AES-256-GCM with a random 96-bit nonce under the key named in the string,
+// so old values still open after the active key is rotated. The caller names
+// where the value lives (for example "VER#<id>#identity") and that name is
+// authenticated with it: a ciphertext copied into another field or item does
+// not open.
 package sealer
 
 import (
@@ -15,71 +20,95 @@ import (
 	"strings"
 )
 
-// ErrOpen is returned for any value that does not open: tampered, moved,
-// sealed under an unknown key, or malformed.
-var ErrOpen = errors.New("sealer: value does not open")
+const version = "v1"
 
-// Sealer seals under the active key and opens under any key of the ring.
+// Errors Open returns; none carries any part of the value.
+var (
+	ErrMalformed  = errors.New("sealer: malformed sealed value")
+	ErrUnknownKey = errors.New("sealer: sealed under an unknown key")
+	ErrTampered   = errors.New("sealer: sealed value does not authenticate")
+)
+
+// Sealer seals and opens values with a key ring. Safe for concurrent use.
 type Sealer struct {
-	active string
 	aeads  map[string]cipher.AEAD
+	active string
 }
 
-// New builds a Sealer from 32-byte keys by id and the active id.
-func New(keys map[string][]byte, active string) (*Sealer, error) {
-	s := &Sealer{active: active, aeads: map[string]cipher.AEAD{}}
+// New builds a Sealer from 32-byte AES keys by key id; activeID names the key
+// new values are sealed with. Key ids are short labels that may not contain
+// '.' (the separator of the sealed form).
+func New(keys map[string][]byte, activeID string) (*Sealer, error) {
+	if len(keys) == 0 {
+		return nil, errors.New("sealer: no keys")
+	}
+	s := &Sealer{aeads: make(map[string]cipher.AEAD, len(keys)), active: activeID}
 	for id, k := range keys {
-		if len(k) != 32 {
-			return nil, fmt.Errorf("sealer: key %q is %d bytes, want 32", id, len(k))
+		if id == "" || strings.ContainsAny(id, ". ") {
+			return nil, errors.New("sealer: key ids must be non-empty without '.' or spaces")
 		}
-		if strings.ContainsAny(id, ".") || id == "" {
-			return nil, fmt.Errorf("sealer: key id %q must be non-empty and hold no dot", id)
+		if len(k) != 32 {
+			return nil, fmt.Errorf("sealer: key %s must be 32 bytes", id)
 		}
 		block, err := aes.NewCipher(k)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("sealer: key %s: %w", id, err)
 		}
 		aead, err := cipher.NewGCM(block)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("sealer: key %s: %w", id, err)
 		}
 		s.aeads[id] = aead
 	}
-	if _, ok := s.aeads[active]; !ok {
-		return nil, fmt.Errorf("sealer: active key %q is not in the ring", active)
+	if _, ok := s.aeads[activeID]; !ok {
+		return nil, errors.New("sealer: the active key id names no key")
 	}
 	return s, nil
 }
 
-// Seal encrypts plaintext bound to aad ("VER#id/identity", say). The result
-// is "v1.<keyid>.<base64url(nonce|ciphertext)>".
-func (s *Sealer) Seal(plaintext []byte, aad string) (string, error) {
+// ActiveKeyID is the id new values are sealed with.
+func (s *Sealer) ActiveKeyID() string { return s.active }
+
+// Seal encrypts plaintext for the place named by aad.
+func (s *Sealer) Seal(aad string, plaintext []byte) (string, error) {
 	aead := s.aeads[s.active]
-	nonce := make([]byte, aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return "", err
+	buf := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plaintext)+aead.Overhead())
+	if _, err := rand.Read(buf); err != nil {
+		return "", fmt.Errorf("sealer: nonce: %w", err)
 	}
-	out := aead.Seal(nonce, nonce, plaintext, []byte(aad))
-	return "v1." + s.active + "." + base64.RawURLEncoding.EncodeToString(out), nil
+	out := aead.Seal(buf, buf, plaintext, additionalData(s.active, aad))
+	return version + "." + s.active + "." + base64.RawURLEncoding.EncodeToString(out), nil
 }
 
-// Open decrypts a value sealed with the same aad.
-func (s *Sealer) Open(sealed, aad string) ([]byte, error) {
-	parts := strings.SplitN(sealed, ".", 3)
-	if len(parts) != 3 || parts[0] != "v1" {
-		return nil, ErrOpen
+// Open decrypts a value sealed for the place named by aad, with whichever
+// key of the ring sealed it.
+func (s *Sealer) Open(aad, sealed string) ([]byte, error) {
+	ver, rest, ok := strings.Cut(sealed, ".")
+	if !ok || ver != version {
+		return nil, ErrMalformed
 	}
-	aead, ok := s.aeads[parts[1]]
+	kid, enc, ok := strings.Cut(rest, ".")
+	if !ok || kid == "" {
+		return nil, ErrMalformed
+	}
+	aead, ok := s.aeads[kid]
 	if !ok {
-		return nil, ErrOpen
+		return nil, ErrUnknownKey
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[2])
+	raw, err := base64.RawURLEncoding.DecodeString(enc)
 	if err != nil || len(raw) < aead.NonceSize()+aead.Overhead() {
-		return nil, ErrOpen
+		return nil, ErrMalformed
 	}
-	pt, err := aead.Open(nil, raw[:aead.NonceSize()], raw[aead.NonceSize():], []byte(aad))
+	n := aead.NonceSize()
+	pt, err := aead.Open(nil, raw[:n], raw[n:], additionalData(kid, aad))
 	if err != nil {
-		return nil, ErrOpen
+		return nil, ErrTampered
 	}
 	return pt, nil
+}
+
+// additionalData binds the format version and key id along with the
+// caller's place, so neither can be edited in the stored string.
+func additionalData(kid, aad string) []byte {
+	return []byte(version + "\x00" + kid + "\x00" + aad)
 }

@@ -7,65 +7,99 @@ import (
 	"testing"
 )
 
-func key(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
+func keys(ids ...string) map[string][]byte {
+	m := map[string][]byte{}
+	for i, id := range ids {
+		m[id] = bytes.Repeat([]byte{byte(i + 1)}, 32)
+	}
+	return m
+}
 
-func TestSealOpen(t *testing.T) {
-	old, err := New(map[string][]byte{"k1": key(1)}, "k1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealedOld, err := old.Seal([]byte("HONG GILDONG"), "VER#a/identity")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(sealedOld, "HONG") || !strings.HasPrefix(sealedOld, "v1.k1.") {
-		t.Fatalf("sealed = %q", sealedOld)
-	}
-	rotated, err := New(map[string][]byte{"k1": key(1), "k2": key(2)}, "k2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealedNew, _ := rotated.Seal([]byte("HONG GILDONG"), "VER#a/identity")
-	if !strings.HasPrefix(sealedNew, "v1.k2.") {
-		t.Fatalf("new values must use the active key: %q", sealedNew)
-	}
-	tampered := []byte(sealedNew)
-	tampered[len(tampered)-3] ^= 1
+func TestNewValidates(t *testing.T) {
 	tests := []struct {
-		name, sealed, aad string
-		s                 *Sealer
-		ok                bool
+		name   string
+		keys   map[string][]byte
+		active string
+		ok     bool
 	}{
-		{"same key", sealedOld, "VER#a/identity", old, true},
-		{"old value after rotation", sealedOld, "VER#a/identity", rotated, true},
-		{"new value", sealedNew, "VER#a/identity", rotated, true},
-		{"moved to another record", sealedNew, "VER#b/identity", rotated, false},
-		{"tampered", string(tampered), "VER#a/identity", rotated, false},
-		{"unknown key id", sealedNew, "VER#a/identity", old, false},
-		{"garbage", "v1.k1.!!!", "VER#a/identity", old, false},
-		{"no version", "plain text", "VER#a/identity", old, false},
+		{"ok", keys("k1", "k2"), "k2", true},
+		{"no keys", nil, "k1", false},
+		{"active missing", keys("k1"), "k9", false},
+		{"short key", map[string][]byte{"k1": make([]byte, 16)}, "k1", false},
+		{"dot in id", map[string][]byte{"k.1": make([]byte, 32)}, "k.1", false},
+		{"empty id", map[string][]byte{"": make([]byte, 32)}, "", false},
 	}
 	for _, tt := range tests {
-		pt, err := tt.s.Open(tt.sealed, tt.aad)
-		if tt.ok && (err != nil || string(pt) != "HONG GILDONG") {
-			t.Errorf("%s: %q %v", tt.name, pt, err)
+		_, err := New(tt.keys, tt.active)
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: err = %v", tt.name, err)
 		}
-		if !tt.ok && !errors.Is(err, ErrOpen) {
-			t.Errorf("%s: want ErrOpen, got %q %v", tt.name, pt, err)
-		}
-	}
-	a, _ := old.Seal([]byte("x"), "aad")
-	b, _ := old.Seal([]byte("x"), "aad")
-	if a == b {
-		t.Fatal("nonces repeat")
 	}
 }
 
-func TestNewRejectsBadRings(t *testing.T) {
-	if _, err := New(map[string][]byte{"k1": key(1)[:16]}, "k1"); err == nil {
-		t.Error("short key accepted")
+func TestSealOpen(t *testing.T) {
+	secret := []byte(`{"name":"HONG GILDONG","birthDate":"19900101"}`)
+	old, _ := New(keys("k1"), "k1")
+	sealedOld, err := old.Seal("VER#a#identity", secret)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := New(map[string][]byte{"k1": key(1)}, "k2"); err == nil {
-		t.Error("missing active key accepted")
+	// After rotation the ring holds k1 and k2 and seals with k2.
+	rotated, _ := New(keys("k1", "k2"), "k2")
+	sealed, err := rotated.Seal("VER#a#identity", secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(sealed, "v1.k2.") || !strings.HasPrefix(sealedOld, "v1.k1.") {
+		t.Fatalf("format: %q %q", sealed, sealedOld)
+	}
+	if strings.Contains(sealed, "HONG") || strings.Contains(sealed, "19900101") {
+		t.Fatal("sealed value shows the plaintext")
+	}
+	again, _ := rotated.Seal("VER#a#identity", secret)
+	if again == sealed {
+		t.Fatal("two seals of one value are equal: nonce reused")
+	}
+	onlyK2, _ := New(map[string][]byte{"k2": keys("k1", "k2")["k2"]}, "k2")
+
+	flip := func(s string) string {
+		b := []byte(s)
+		i := len(b) - 3
+		if b[i] == 'A' {
+			b[i] = 'B'
+		} else {
+			b[i] = 'A'
+		}
+		return string(b)
+	}
+	tests := []struct {
+		name    string
+		s       *Sealer
+		aad     string
+		sealed  string
+		wantErr error
+	}{
+		{"round trip", rotated, "VER#a#identity", sealed, nil},
+		{"rotated ring opens old value", rotated, "VER#a#identity", sealedOld, nil},
+		{"tampered ciphertext", rotated, "VER#a#identity", flip(sealed), ErrTampered},
+		{"wrong field", rotated, "VER#a#name", sealed, ErrTampered},
+		{"moved to another item", rotated, "VER#b#identity", sealed, ErrTampered},
+		{"key id edited", rotated, "VER#a#identity", strings.Replace(sealedOld, "v1.k1.", "v1.k2.", 1), ErrTampered},
+		{"unknown key id", onlyK2, "VER#a#identity", sealedOld, ErrUnknownKey},
+		{"other version", rotated, "VER#a#identity", "v2" + sealed[2:], ErrMalformed},
+		{"no key id", rotated, "VER#a#identity", "v1.", ErrMalformed},
+		{"bad base64", rotated, "VER#a#identity", "v1.k2.***", ErrMalformed},
+		{"too short", rotated, "VER#a#identity", "v1.k2.AAAA", ErrMalformed},
+		{"empty", rotated, "VER#a#identity", "", ErrMalformed},
+	}
+	for _, tt := range tests {
+		got, err := tt.s.Open(tt.aad, tt.sealed)
+		if !errors.Is(err, tt.wantErr) {
+			t.Errorf("%s: err = %v, want %v", tt.name, err, tt.wantErr)
+			continue
+		}
+		if tt.wantErr == nil && !bytes.Equal(got, secret) {
+			t.Errorf("%s: got %q", tt.name, got)
+		}
 	}
 }

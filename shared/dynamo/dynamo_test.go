@@ -1,0 +1,231 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+	"github.com/truora/minidyn/server"
+
+	"github.com/pccc/pccc/shared/apperr"
+	"github.com/pccc/pccc/shared/awsclient"
+	"github.com/pccc/pccc/shared/identity"
+)
+
+const table = "pccc-test"
+
+// localDynamo starts minidyn's DynamoDB-protocol server in-process and
+// returns a real SDK client on it with the table created.
+func localDynamo(t *testing.T) *dynamodb.Client {
+	t.Helper()
+	srv := httptest.NewServer(server.NewServer())
+	t.Cleanup(srv.Close)
+	ctx := context.Background()
+	c, err := awsclient.New(ctx, awsclient.Options{DynamoDBEndpoint: srv.URL, Region: "ap-northeast-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	createTable(t, c.DynamoDB)
+	return c.DynamoDB
+}
+
+// createTable creates the table with the schema template.yaml declares.
+func createTable(t *testing.T, db *dynamodb.Client) {
+	t.Helper()
+	if _, err := db.CreateTable(context.Background(), TableSchema(table)); err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func rawItem(t *testing.T, db *dynamodb.Client, pk, sk string) map[string]types.AttributeValue {
+	t.Helper()
+	out, err := db.GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName: aws.String(table), Key: map[string]types.AttributeValue{"PK": s(pk), "SK": s(sk)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Item
+}
+
+func TestVerificationStore(t *testing.T) {
+	db := localDynamo(t)
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	st := NewVerificationStore(db, table, clk.Now)
+	v := identity.Verification{
+		ID: "abcDEF123_-xyz", HolderKey: strings.Repeat("ab", 32), Identity: "v1.k1.c2VhbGVk",
+		Step: identity.StepSMS, CreatedAt: clk.Now(), ExpiresAt: clk.Now().Add(10 * time.Minute),
+	}
+	if err := st.Put(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+
+	item := rawItem(t, db, "VER#"+v.ID, "VER")
+	want := map[string]string{"PK": "S", "SK": "S", "holderKey": "S", "identity": "S", "step": "S", "createdAt": "S", "expiresAt": "S", "ttl": "N"}
+	if len(item) != len(want) {
+		t.Fatalf("item has attributes %v", keys(item))
+	}
+	for name, typ := range want {
+		_, isS := item[name].(*types.AttributeValueMemberS)
+		_, isN := item[name].(*types.AttributeValueMemberN)
+		if (typ == "S" && !isS) || (typ == "N" && !isN) {
+			t.Fatalf("attribute %s is not %s", name, typ)
+		}
+	}
+	if ttl, _ := num(item, "ttl"); ttl != v.ExpiresAt.Add(24*time.Hour).Unix() {
+		t.Fatalf("ttl %d", ttl)
+	}
+
+	tests := []struct {
+		name    string
+		id      string
+		advance time.Duration
+		wantErr error
+	}{
+		{"found", v.ID, 0, nil},
+		{"missing", "nope", 0, identity.ErrNoVerification},
+		{"just before expiry", v.ID, 10*time.Minute - time.Second, nil},
+		{"at expiry, though the item is still there", v.ID, time.Second, identity.ErrNoVerification},
+	}
+	for _, tt := range tests {
+		clk.Advance(tt.advance)
+		got, err := st.Get(ctx, tt.id)
+		if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+			t.Fatalf("%s: err = %v, want %v", tt.name, err, tt.wantErr)
+		}
+		if tt.wantErr == nil && (got.ID != v.ID || got.HolderKey != v.HolderKey || got.Identity != v.Identity ||
+			got.Step != v.Step || !got.CreatedAt.Equal(v.CreatedAt) || !got.ExpiresAt.Equal(v.ExpiresAt)) {
+			t.Fatalf("%s: got %+v, want %+v", tt.name, got, v)
+		}
+	}
+
+	if err := st.Put(ctx, v); err == nil {
+		t.Fatal("a second Put with the same id overwrote the first")
+	}
+}
+
+func keys(m map[string]types.AttributeValue) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestLimiter(t *testing.T) {
+	db := localDynamo(t)
+	ctx := context.Background()
+	// 20 s into a minute window.
+	clk := &clock{t: time.Unix(1_800_000_000/60*60+20, 0)}
+	l := NewLimiter(db, table, clk.Now)
+
+	type call struct {
+		key       string
+		advance   time.Duration
+		wantOK    bool
+		wantAfter time.Duration
+	}
+	calls := []call{
+		{"ip:a", 0, true, 0},
+		{"ip:a", 0, true, 0},
+		{"ip:a", 0, true, 0},
+		{"ip:a", 0, false, 40 * time.Second},
+		{"ip:b", 0, true, 0}, // other keys have their own counters
+		{"ip:a", 30 * time.Second, false, 10 * time.Second},
+		{"ip:a", 10 * time.Second, true, 0}, // a new window
+	}
+	for i, c := range calls {
+		clk.Advance(c.advance)
+		ok, after, err := l.Allow(ctx, c.key, 3, time.Minute)
+		if err != nil || ok != c.wantOK || after != c.wantAfter {
+			t.Fatalf("call %d: Allow = %v, %v, %v; want %v, %v", i, ok, after, err, c.wantOK, c.wantAfter)
+		}
+	}
+	start := time.Unix(1_800_000_000/60*60, 0)
+	item := rawItem(t, db, RateKey("ip:a", start), "RATE")
+	if c, _ := num(item, "count"); c != 5 {
+		t.Fatalf("count %d, want 5 (refused events count too)", c)
+	}
+	if ttl, _ := num(item, "ttl"); ttl != start.Add(time.Minute+time.Hour).Unix() {
+		t.Fatalf("ttl %d", ttl)
+	}
+	if _, _, err := l.Allow(ctx, "k", 1, time.Millisecond); err == nil {
+		t.Fatal("sub-second window accepted")
+	}
+}
+
+func TestLimiterIsAtomicUnderConcurrency(t *testing.T) {
+	db := localDynamo(t)
+	clk := &clock{t: time.Unix(1_800_000_000, 0)}
+	l := NewLimiter(db, table, clk.Now)
+	var allowed atomic.Int64
+	var wg sync.WaitGroup
+	for range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, _, err := l.Allow(context.Background(), "person:x", 10, time.Hour)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				allowed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if allowed.Load() != 10 {
+		t.Fatalf("%d allowed, want exactly 10", allowed.Load())
+	}
+}
+
+// failingCounter is a CounterAPI that fails with a given service error.
+type failingCounter struct{ err error }
+
+func (f failingCounter) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	return nil, f.err
+}
+
+func TestCapacityErrorsBecomeOverloaded(t *testing.T) {
+	tests := []struct {
+		code string
+		want apperr.Code
+	}{
+		{"ProvisionedThroughputExceededException", apperr.Overloaded},
+		{"ThrottlingException", apperr.Overloaded},
+		{"RequestLimitExceeded", apperr.Overloaded},
+		{"ResourceNotFoundException", apperr.Internal},
+	}
+	for _, tt := range tests {
+		l := NewLimiter(failingCounter{&smithy.GenericAPIError{Code: tt.code, Message: "x"}}, table, nil)
+		_, _, err := l.Allow(context.Background(), "k", 1, time.Minute)
+		if apperr.CodeOf(err) != tt.want {
+			t.Errorf("%s: code %s, want %s", tt.code, apperr.CodeOf(err), tt.want)
+		}
+		if tt.want == apperr.Overloaded && apperr.As(err).RetryAfter <= 0 {
+			t.Errorf("%s: no Retry-After", tt.code)
+		}
+	}
+}
