@@ -1,0 +1,150 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pccc/pccc/infra/localrun"
+	"github.com/pccc/pccc/infra/localstack"
+)
+
+// syncBuffer collects log output written from many goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// system is one running copy of the whole system.
+type system struct {
+	url   string
+	logs  *syncBuffer
+	stack *localstack.Stack
+	run   *localrun.Runner
+}
+
+// start runs the system on the given stack with extra environment.
+func start(t *testing.T, kind localstack.Kind, env map[string]string) *system {
+	t.Helper()
+	ctx := context.Background()
+	stack, err := localstack.Start(ctx, kind, localstack.Options{})
+	if err != nil {
+		t.Fatalf("start %s stack: %v", kind, err)
+	}
+	t.Cleanup(func() { _ = stack.Close() })
+	logs := &syncBuffer{}
+	run, err := localrun.New(ctx, localrun.Options{
+		TemplatePath: filepath.Join(repoRoot(t), "template.yaml"),
+		Addr:         "127.0.0.1:0",
+		Stack:        stack,
+		FunctionLog:  logs,
+		Log:          logs,
+		Getenv: func(k string) string {
+			if v, ok := env[k]; ok {
+				return v
+			}
+			return ""
+		},
+	})
+	if err != nil {
+		t.Fatalf("start runner: %v", err)
+	}
+	t.Cleanup(func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = run.Close(cctx)
+	})
+	return &system{url: run.URL(), logs: logs, stack: stack, run: run}
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test")
+		}
+		dir = parent
+	}
+}
+
+// reply is an HTTP answer with its body decoded when it is JSON.
+type reply struct {
+	status  int
+	header  http.Header
+	raw     string
+	body    map[string]any
+	errCode string
+	fields  map[string]any
+}
+
+func (s *system) do(t *testing.T, method, path, contentType, body string) reply {
+	t.Helper()
+	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := reply{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	_ = json.Unmarshal(raw, &r.body)
+	if e, ok := r.body["error"].(map[string]any); ok {
+		r.errCode, _ = e["code"].(string)
+		r.fields, _ = e["fields"].(map[string]any)
+	}
+	return r
+}
+
+func (s *system) postJSON(t *testing.T, path string, v any) reply {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.do(t, http.MethodPost, path, "application/json", string(b))
+}
+
+// eachStack runs fn once per stack kind PCCC_TEST_STACKS names.
+func eachStack(t *testing.T, fn func(t *testing.T, kind localstack.Kind)) {
+	kinds, err := localstack.TestKinds()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range kinds {
+		t.Run(string(k), func(t *testing.T) { fn(t, k) })
+	}
+}
