@@ -1,15 +1,14 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/pccc/pccc/shared/testkit"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,28 +16,10 @@ import (
 	"github.com/pccc/pccc/infra/localstack"
 )
 
-// syncBuffer collects log output written from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // system is one running copy of the whole system.
 type system struct {
 	url   string
-	logs  *syncBuffer
+	logs  *testkit.Buffer
 	stack *localstack.Stack
 	run   *localrun.Runner
 }
@@ -52,7 +33,7 @@ func start(t *testing.T, kind localstack.Kind, env map[string]string) *system {
 		t.Fatalf("start %s stack: %v", kind, err)
 	}
 	t.Cleanup(func() { _ = stack.Close() })
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	run, err := localrun.New(ctx, localrun.Options{
 		TemplatePath: filepath.Join(repoRoot(t), "template.yaml"),
 		Addr:         "127.0.0.1:0",

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/pccc/pccc/shared/testkit"
 	"io"
 	"net/http"
 	"strings"
@@ -184,7 +185,7 @@ func echoed(t *testing.T, r reply) (events.APIGatewayV2HTTPRequest, map[string]s
 func TestRunner(t *testing.T) {
 	eachStack(t, func(t *testing.T, stack *localstack.Stack) {
 		seen := &sqsLog{receives: map[string]int{}, records: map[string]events.SQSMessage{}}
-		runLog := &syncBuffer{}
+		runLog := &testkit.Buffer{}
 		r := startRunner(t, Options{
 			TemplatePath: testTemplate, Stack: stack, Registry: testRegistry(seen), Log: runLog,
 			Getenv: mapEnv(map[string]string{"OVERRIDDEN": "from the caller", "EXTRA": "only the caller", "AWS_REGION": "us-east-1"}),

@@ -1,16 +1,15 @@
 package localstack
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pccc/pccc/shared/testkit"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -125,7 +124,7 @@ func fakeTools(t *testing.T, dir, marker string) {
 // emulators' output is shown only if the test fails.
 func startStack(t *testing.T, kind Kind, region string) *Stack {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("emulator output:\n%s", logs.String())
@@ -552,22 +551,4 @@ func TestEmbeddedStacksShareSQS(t *testing.T) {
 	if len(list.QueueUrls) != 0 {
 		t.Errorf("queues survived the last Close: %v", list.QueueUrls)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the emulators' writer goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

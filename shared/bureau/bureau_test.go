@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/pccc/pccc/shared/testkit"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,18 +16,6 @@ import (
 	"github.com/pccc/pccc/shared/identity"
 	"github.com/pccc/pccc/shared/resilience"
 )
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func mustRRN(t *testing.T, s string) identity.RRN {
 	t.Helper()
@@ -221,7 +210,7 @@ func TestDeadBureauOpensBreakerAndRecovers(t *testing.T) {
 		}
 		return false
 	})
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	clock := testkit.NewClock(time.Unix(1_700_000_000, 0))
 	br := resilience.NewBreaker(3, 30*time.Second, clock.Now)
 	c := newClient(t, srv.URL, time.Second, br)
 	rrn := mustRRN(t, "900101-1234568")

@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"errors"
+	"github.com/pccc/pccc/shared/testkit"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -46,18 +47,6 @@ func createTable(t *testing.T, db *dynamodb.Client) {
 	}
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func rawItem(t *testing.T, db *dynamodb.Client, pk, sk string) map[string]types.AttributeValue {
 	t.Helper()
 	out, err := db.GetItem(context.Background(), &dynamodb.GetItemInput{
@@ -72,7 +61,7 @@ func rawItem(t *testing.T, db *dynamodb.Client, pk, sk string) map[string]types.
 func TestVerificationStore(t *testing.T) {
 	db := localDynamo(t)
 	ctx := context.Background()
-	clk := &clock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
 	st := NewVerificationStore(db, table, clk.Now)
 	v := identity.Verification{
 		ID: "abcDEF123_-xyz", HolderKey: strings.Repeat("ab", 32), Identity: "v1.k1.c2VhbGVk",
@@ -138,7 +127,7 @@ func TestLimiter(t *testing.T) {
 	db := localDynamo(t)
 	ctx := context.Background()
 	// 20 s into a minute window.
-	clk := &clock{t: time.Unix(1_800_000_000/60*60+20, 0)}
+	clk := testkit.NewClock(time.Unix(1_800_000_000/60*60+20, 0))
 	l := NewLimiter(db, table, clk.Now)
 
 	type call struct {
@@ -178,7 +167,7 @@ func TestLimiter(t *testing.T) {
 
 func TestLimiterIsAtomicUnderConcurrency(t *testing.T) {
 	db := localDynamo(t)
-	clk := &clock{t: time.Unix(1_800_000_000, 0)}
+	clk := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	l := NewLimiter(db, table, clk.Now)
 	var allowed atomic.Int64
 	var wg sync.WaitGroup

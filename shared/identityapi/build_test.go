@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/pccc/pccc/shared/testkit"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -56,7 +57,7 @@ func TestBuildRealNameEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	built, err := BuildRealName(ctx, platform.Deps{
 		Config: cfg, Log: logging.New(logs, "debug"), AWS: clients, HTTP: bureauSrv.Client(),
 		Getenv: func(string) string { return "" }, Now: time.Now,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/pccc/pccc/shared/testkit"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,22 +82,9 @@ func (l *fakeLimiter) Allow(_ context.Context, key string, limit int, window tim
 	return l.allow(key, limit, window)
 }
 
-// syncBuffer collects log output.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
-
 type harness struct {
 	handler httpapi.LambdaHandler
-	logs    *syncBuffer
+	logs    *testkit.Buffer
 	bureau  *fakeBureau
 	store   *memStore
 	limiter *fakeLimiter
@@ -120,7 +108,7 @@ func newHarness(t testing.TB) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{
-		logs:    &syncBuffer{},
+		logs:    &testkit.Buffer{},
 		bureau:  &fakeBureau{known: map[string]string{"9001011234568": "HONGGILDONG", "8804125123456": "SMITHJOHN"}},
 		store:   &memStore{m: map[string]identity.Verification{}},
 		limiter: &fakeLimiter{},

@@ -3,25 +3,14 @@ package resilience
 import (
 	"context"
 	"errors"
+	"github.com/pccc/pccc/shared/testkit"
 	"sync"
 	"testing"
 	"time"
 )
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func TestBreakerLifecycle(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	clock := testkit.NewClock(time.Unix(1_700_000_000, 0))
 	b := NewBreaker(3, 10*time.Second, clock.Now)
 
 	// step is one action on the breaker and what must follow from it.
@@ -70,7 +59,7 @@ func TestBreakerLifecycle(t *testing.T) {
 }
 
 func TestBreakerAbandonedTrialDoesNotWedge(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(0, 0)}
+	clock := testkit.NewClock(time.Unix(0, 0))
 	b := NewBreaker(1, 5*time.Second, clock.Now)
 	b.Record(false)
 	clock.Advance(5 * time.Second)
@@ -89,7 +78,7 @@ func TestBreakerAbandonedTrialDoesNotWedge(t *testing.T) {
 }
 
 func TestBreakerConcurrentHalfOpenAllowsOneTrial(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(0, 0)}
+	clock := testkit.NewClock(time.Unix(0, 0))
 	b := NewBreaker(1, time.Second, clock.Now)
 	b.Record(false)
 	clock.Advance(time.Second)
