@@ -122,8 +122,9 @@ func implementsHandler(h any) bool {
 
 // Variables the runner sets for every function whatever the template says.
 const (
-	envPCCC   = "PCCC_ENV"
-	envBureau = "BUREAU_URL"
+	envPCCC    = "PCCC_ENV"
+	envBureau  = "BUREAU_URL"
+	envCarrier = "CARRIER_URL"
 )
 
 // functionEnv builds a function's environment. Precedence, lowest first:
@@ -135,7 +136,7 @@ const (
 //     parameters) and Secrets Manager dynamic references replaced by fresh
 //     development secrets;
 //  2. the runner's local settings: PCCC_ENV=local, BUREAU_URL=<runner
-//     URL>/_local/bureau, AWS_REGION and AWS_DEFAULT_REGION of the stack,
+//     URL>/_local/bureau, CARRIER_URL=<runner URL>/_local/carrier, AWS_REGION and AWS_DEFAULT_REGION of the stack,
 //     AWS_LAMBDA_FUNCTION_NAME and _MEMORY_SIZE;
 //  3. the caller's Getenv: any variable it sets (non-empty) wins, except
 //     AWS_REGION and AWS_DEFAULT_REGION, which must match the stack the
@@ -160,6 +161,7 @@ func (r *Runner) functionEnv(f samtemplate.Function, secrets map[string]string) 
 	}
 	env[envPCCC] = "local"
 	env[envBureau] = r.url + "/_local/bureau"
+	env[envCarrier] = r.url + "/_local/carrier"
 	env["AWS_LAMBDA_FUNCTION_NAME"] = r.names.function(f.LogicalID)
 	env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = strconv.Itoa(f.MemorySize)
 	for k := range env {
@@ -169,7 +171,7 @@ func (r *Runner) functionEnv(f samtemplate.Function, secrets map[string]string) 
 	}
 	// Secrets the template does not name still come from the caller when
 	// set, so a developer can pin keys across restarts.
-	for _, k := range []string{"PCCC_HMAC_KEY", "PCCC_DATA_KEYS", "PCCC_DATA_KEY_ID"} {
+	for _, k := range []string{"PCCC_HMAC_KEY", "PCCC_DATA_KEYS", "PCCC_DATA_KEY_ID", "PCCC_SESSION_KEYS", "PCCC_SESSION_KEY_ID"} {
 		if v := r.opts.Getenv(k); v != "" {
 			env[k] = v
 		}
@@ -294,18 +296,17 @@ func replaceDynamicRefs(v string, secrets map[string]string) (string, error) {
 // each start, so nothing sealed in one local run is readable in another and
 // no key is ever committed.
 func newDevSecrets() (map[string]string, error) {
-	hmacKey := make([]byte, 32)
-	dataKey := make([]byte, 32)
-	if _, err := rand.Read(hmacKey); err != nil {
-		return nil, err
-	}
-	if _, err := rand.Read(dataKey); err != nil {
-		return nil, err
+	key := func() string {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux
+		return base64.StdEncoding.EncodeToString(b)
 	}
 	return map[string]string{
-		"hmacKey":   base64.StdEncoding.EncodeToString(hmacKey),
-		"dataKeys":  "dev1:" + base64.StdEncoding.EncodeToString(dataKey),
-		"dataKeyId": "dev1",
+		"hmacKey":      key(),
+		"dataKeys":     "dev1:" + key(),
+		"dataKeyId":    "dev1",
+		"sessionKeys":  "dev1:" + key(),
+		"sessionKeyId": "dev1",
 	}, nil
 }
 

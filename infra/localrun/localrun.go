@@ -8,7 +8,8 @@
 // Everything it builds is read from the template, never from a second list
 // kept by hand; Inventory reports what was actually built so a test can hold
 // it against the template. Beside the API it serves local-only helpers:
-// GET /healthz, the bureau simulator under /_local/bureau/, the SMS outbox
+// GET /healthz, the bureau and carrier simulators under /_local/bureau/ and
+// /_local/carrier/, the SMS outbox
 // at GET /_local/sms and POST /_local/schedules/{LogicalId} to fire a
 // schedule now.
 package localrun
@@ -282,7 +283,7 @@ func (r *Runner) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	case p == "/healthz" && req.Method == http.MethodGet:
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"status":"ok"}`)
-	case strings.HasPrefix(p, "/_local/bureau/"):
+	case strings.HasPrefix(p, "/_local/bureau/"), strings.HasPrefix(p, "/_local/carrier/"):
 		r.bureau.ServeHTTP(w, req)
 	case p == "/_local/sms" && req.Method == http.MethodGet:
 		r.outbox.OutboxHandler().ServeHTTP(w, req)

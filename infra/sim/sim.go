@@ -62,6 +62,7 @@ func (s *Sim) SetBureauDown(down bool) { s.bureauDown.Store(down) }
 func (s *Sim) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /bureau"+bureau.RealNamePath, s.realName)
+	s.registerCarrier(mux) // POST /carrier/v1/subscriber, in carrier.go
 	return mux
 }
 

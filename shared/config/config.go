@@ -41,6 +41,25 @@ type Config struct {
 	// Throttles on the real-name check, fixed windows.
 	RateIPPerMinute   int // RATE_IP_PER_MINUTE, default 30
 	RatePersonPerHour int // RATE_PERSON_PER_HOUR, default 10
+
+	// SessionKeys sign holder session tokens, by key id
+	// (PCCC_SESSION_KEYS: "id:base64,..." of 32-byte keys, required);
+	// SessionKeyID signs new tokens (PCCC_SESSION_KEY_ID, default: the
+	// first); SessionTTL is their lifetime (SESSION_TTL, default 15m).
+	SessionKeys  map[string][]byte
+	SessionKeyID string
+	SessionTTL   time.Duration
+
+	CarrierURL      string        // CARRIER_URL, required: the carriers' subscriber check
+	CarrierTimeout  time.Duration // CARRIER_TIMEOUT, default 2s per attempt
+	CarrierAttempts int           // CARRIER_ATTEMPTS, default 2
+
+	// One-time codes (DOMAIN.md, NIST SP 800-63B).
+	OTPTTL              time.Duration // OTP_TTL, default 3m, at most 10m
+	OTPMaxAttempts      int           // OTP_MAX_ATTEMPTS per code, default 5
+	OTPPersonLockAfter  int           // OTP_PERSON_LOCK_AFTER failures a day across verifications, default 10
+	OTPResendCooldown   time.Duration // OTP_RESEND_COOLDOWN, default 60s
+	OTPSendsPerPhoneDay int           // OTP_SENDS_PER_PHONE_PER_DAY, default 5
 }
 
 // Local reports whether this is a local run.
@@ -50,6 +69,8 @@ func (c Config) Local() bool { return c.Env == "local" }
 // map in tests). It reports every problem at once.
 func Load(getenv func(string) string) (Config, error) {
 	r := reader{getenv: getenv}
+	dataKeys, firstDataKey := r.keyring("PCCC_DATA_KEYS")
+	sessionKeys, firstSessionKey := r.keyring("PCCC_SESSION_KEYS")
 	c := Config{
 		Env:      r.str("PCCC_ENV", "aws"),
 		LogLevel: r.str("LOG_LEVEL", "info"),
@@ -57,7 +78,7 @@ func Load(getenv func(string) string) (Config, error) {
 
 		TableName: r.required("TABLE_NAME"),
 		HMACKey:   r.key("PCCC_HMAC_KEY"),
-		DataKeys:  r.keyring("PCCC_DATA_KEYS"),
+		DataKeys:  dataKeys,
 		DataKeyID: r.str("PCCC_DATA_KEY_ID", ""),
 
 		BureauURL:      r.required("BUREAU_URL"),
@@ -68,6 +89,34 @@ func Load(getenv func(string) string) (Config, error) {
 
 		RateIPPerMinute:   r.integer("RATE_IP_PER_MINUTE", 30, 1, 1_000_000),
 		RatePersonPerHour: r.integer("RATE_PERSON_PER_HOUR", 10, 1, 1_000_000),
+
+		SessionKeys:  sessionKeys,
+		SessionKeyID: r.str("PCCC_SESSION_KEY_ID", ""),
+		SessionTTL:   r.duration("SESSION_TTL", 15*time.Minute),
+
+		CarrierURL:      r.required("CARRIER_URL"),
+		CarrierTimeout:  r.duration("CARRIER_TIMEOUT", 2*time.Second),
+		CarrierAttempts: r.integer("CARRIER_ATTEMPTS", 2, 1, 5),
+
+		OTPTTL:              r.duration("OTP_TTL", 3*time.Minute),
+		OTPMaxAttempts:      r.integer("OTP_MAX_ATTEMPTS", 5, 1, 10),
+		OTPPersonLockAfter:  r.integer("OTP_PERSON_LOCK_AFTER", 10, 1, 100),
+		OTPResendCooldown:   r.duration("OTP_RESEND_COOLDOWN", 60*time.Second),
+		OTPSendsPerPhoneDay: r.integer("OTP_SENDS_PER_PHONE_PER_DAY", 5, 1, 100),
+	}
+	if len(c.SessionKeys) > 0 {
+		if c.SessionKeyID == "" {
+			c.SessionKeyID = firstSessionKey
+		}
+		if _, ok := c.SessionKeys[c.SessionKeyID]; !ok {
+			r.fail("PCCC_SESSION_KEY_ID", "names no key in PCCC_SESSION_KEYS")
+		}
+	}
+	if c.OTPTTL <= 0 || c.OTPTTL > 10*time.Minute {
+		r.fail("OTP_TTL", "must be more than 0 and at most 10m")
+	}
+	if c.SessionTTL < time.Second || c.SessionTTL > time.Hour {
+		r.fail("SESSION_TTL", "must be from 1s to 1h")
 	}
 	if c.Env != "aws" && c.Env != "local" {
 		r.fail("PCCC_ENV", `must be "aws" or "local"`)
@@ -77,7 +126,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if len(c.DataKeys) > 0 {
 		if c.DataKeyID == "" {
-			c.DataKeyID = r.firstKeyID
+			c.DataKeyID = firstDataKey
 		}
 		if _, ok := c.DataKeys[c.DataKeyID]; !ok {
 			r.fail("PCCC_DATA_KEY_ID", "names no key in PCCC_DATA_KEYS")
@@ -91,9 +140,8 @@ func Load(getenv func(string) string) (Config, error) {
 }
 
 type reader struct {
-	getenv     func(string) string
-	problems   []string
-	firstKeyID string
+	getenv   func(string) string
+	problems []string
 }
 
 func (r *reader) fail(name, problem string) {
@@ -157,29 +205,30 @@ func (r *reader) key(name string) []byte {
 	return b
 }
 
-// keyring decodes "id:base64,id:base64" of 32-byte AES keys.
-func (r *reader) keyring(name string) map[string][]byte {
+// keyring decodes "id:base64,id:base64" of 32-byte keys and returns them
+// with the first id.
+func (r *reader) keyring(name string) (keys map[string][]byte, first string) {
 	v := strings.TrimSpace(r.getenv(name))
 	if v == "" {
 		r.fail(name, `is required ("keyid:base64-of-32-bytes", comma-separated)`)
-		return nil
+		return nil, ""
 	}
-	keys := map[string][]byte{}
+	keys = map[string][]byte{}
 	for i, part := range strings.Split(v, ",") {
 		id, enc, ok := strings.Cut(strings.TrimSpace(part), ":")
 		if !ok || id == "" {
 			r.fail(name, "entries must be keyid:base64")
-			return nil
+			return nil, ""
 		}
 		b, err := base64.StdEncoding.DecodeString(enc)
 		if err != nil || len(b) != 32 {
 			r.fail(name, "key "+id+" must be base64 of exactly 32 bytes")
-			return nil
+			return nil, ""
 		}
 		if i == 0 {
-			r.firstKeyID = id
+			first = id
 		}
 		keys[id] = b
 	}
-	return keys
+	return keys, first
 }

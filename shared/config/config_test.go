@@ -12,12 +12,14 @@ func env(m map[string]string) func(string) string { return func(k string) string
 func validEnv() map[string]string {
 	k := base64.StdEncoding.EncodeToString(make([]byte, 32))
 	return map[string]string{
-		"TABLE_NAME":       "pccc",
-		"PCCC_HMAC_KEY":    k,
-		"PCCC_DATA_KEYS":   "k1:" + k + ",k2:" + k,
-		"BUREAU_URL":       "http://127.0.0.1:1/bureau",
-		"BUREAU_TIMEOUT":   "500ms",
-		"VERIFICATION_TTL": "5m",
+		"TABLE_NAME":        "pccc",
+		"PCCC_HMAC_KEY":     k,
+		"PCCC_DATA_KEYS":    "k1:" + k + ",k2:" + k,
+		"BUREAU_URL":        "http://127.0.0.1:1/bureau",
+		"BUREAU_TIMEOUT":    "500ms",
+		"VERIFICATION_TTL":  "5m",
+		"PCCC_SESSION_KEYS": "s1:" + k,
+		"CARRIER_URL":       "http://127.0.0.1:1/carrier",
 	}
 }
 
