@@ -51,6 +51,7 @@ func TestBuildRealNameEndToEnd(t *testing.T) {
 	env := map[string]string{
 		"TABLE_NAME": "pccc", "PCCC_HMAC_KEY": key, "PCCC_DATA_KEYS": "k1:" + key,
 		"BUREAU_URL": bureauSrv.URL + "/_sim/bureau", "BUREAU_TIMEOUT": "1s",
+		"CARRIER_URL": bureauSrv.URL + "/_sim/carrier", "PCCC_SESSION_KEYS": "s1:" + key,
 		"RATE_PERSON_PER_HOUR": "3",
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
