@@ -66,6 +66,12 @@ build/%/bootstrap: FORCE
 # set; each function's target names its folder under functions/.
 build-RealNameFunction:
 	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/realname
+build-SendCodeFunction:
+	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/smscode
+build-ConfirmCodeFunction:
+	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/smsconfirm
+build-SmsSenderFunction:
+	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/smssender
 
 .PHONY: deploy
 deploy: ## sam build + sam deploy through samconfig.toml (CONFIG_ENV=default|prod)

@@ -8,9 +8,13 @@ package functions
 import (
 	"github.com/pccc/pccc/shared/identityapi"
 	"github.com/pccc/pccc/shared/platform"
+	"github.com/pccc/pccc/shared/sms"
 )
 
 // Registry maps a function folder name to its builder.
 var Registry = map[string]platform.Builder{
-	"realname": identityapi.BuildRealName,
+	"realname":   identityapi.BuildRealName,
+	"smscode":    identityapi.BuildSendCode,
+	"smsconfirm": identityapi.BuildConfirmCode,
+	"smssender":  sms.BuildSender,
 }

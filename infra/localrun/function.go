@@ -136,7 +136,8 @@ const (
 //     parameters) and Secrets Manager dynamic references replaced by fresh
 //     development secrets;
 //  2. the runner's local settings: PCCC_ENV=local, BUREAU_URL=<runner
-//     URL>/_local/bureau, CARRIER_URL=<runner URL>/_local/carrier, AWS_REGION and AWS_DEFAULT_REGION of the stack,
+//     URL>/_local/bureau, CARRIER_URL=<runner URL>/_local/carrier,
+//     PCCC_LOCAL_URL=<runner URL> (the SMS sender posts to /_local/sms), AWS_REGION and AWS_DEFAULT_REGION of the stack,
 //     AWS_LAMBDA_FUNCTION_NAME and _MEMORY_SIZE;
 //  3. the caller's Getenv: any variable it sets (non-empty) wins, except
 //     AWS_REGION and AWS_DEFAULT_REGION, which must match the stack the
@@ -162,6 +163,7 @@ func (r *Runner) functionEnv(f samtemplate.Function, secrets map[string]string) 
 	env[envPCCC] = "local"
 	env[envBureau] = r.url + "/_local/bureau"
 	env[envCarrier] = r.url + "/_local/carrier"
+	env["PCCC_LOCAL_URL"] = r.url
 	env["AWS_LAMBDA_FUNCTION_NAME"] = r.names.function(f.LogicalID)
 	env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = strconv.Itoa(f.MemorySize)
 	for k := range env {

@@ -16,6 +16,7 @@ package localrun
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -287,9 +288,23 @@ func (r *Runner) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.bureau.ServeHTTP(w, req)
 	case p == "/_local/sms" && req.Method == http.MethodGet:
 		r.outbox.OutboxHandler().ServeHTTP(w, req)
+	case p == "/_local/sms" && req.Method == http.MethodPost:
+		r.acceptSMS(w, req)
 	case strings.HasPrefix(p, "/_local/schedules/") && req.Method == http.MethodPost:
 		r.triggerSchedule(w, req, strings.TrimPrefix(p, "/_local/schedules/"))
 	default:
 		r.serveAPI(w, req)
 	}
+}
+
+// acceptSMS is the local SMS provider: the sender Lambda posts {"to","text"}
+// here and GET /_local/sms shows it.
+func (r *Runner) acceptSMS(w http.ResponseWriter, req *http.Request) {
+	var m struct{ To, Text string }
+	if err := json.NewDecoder(io.LimitReader(req.Body, 1<<16)).Decode(&m); err != nil || m.To == "" {
+		http.Error(w, `{"error":"bad message"}`, http.StatusBadRequest)
+		return
+	}
+	r.outbox.Add(m.To, m.Text, r.now())
+	w.WriteHeader(http.StatusAccepted)
 }

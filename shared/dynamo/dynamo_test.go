@@ -197,6 +197,10 @@ func (f failingCounter) UpdateItem(context.Context, *dynamodb.UpdateItemInput, .
 	return nil, f.err
 }
 
+func (f failingCounter) GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	return nil, f.err
+}
+
 func TestCapacityErrorsBecomeOverloaded(t *testing.T) {
 	tests := []struct {
 		code string

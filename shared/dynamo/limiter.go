@@ -16,6 +16,7 @@ import (
 // CounterAPI is the part of the DynamoDB client Limiter uses.
 type CounterAPI interface {
 	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 }
 
 var _ CounterAPI = (*dynamodb.Client)(nil)
@@ -76,4 +77,22 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit int, window time.
 		return false, end.Sub(now), nil
 	}
 	return true, 0, nil
+}
+
+// Peek returns the count of key's current window without adding to it.
+func (l *Limiter) Peek(ctx context.Context, key string, window time.Duration) (int, error) {
+	if window < time.Second {
+		return 0, errors.New("limiter: window must be at least a second")
+	}
+	secs := int64(window / time.Second)
+	start := time.Unix(l.now().Unix()/secs*secs, 0)
+	out, err := l.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(l.table), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{AttrPK: s(RateKey(key, start)), AttrSK: s("RATE")},
+	})
+	if err != nil {
+		return 0, translate("read rate window", err)
+	}
+	c, _ := num(out.Item, "count")
+	return int(c), nil
 }

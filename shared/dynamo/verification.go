@@ -17,6 +17,7 @@ import (
 type VerificationAPI interface {
 	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 }
 
 var _ VerificationAPI = (*dynamodb.Client)(nil)
@@ -109,8 +110,89 @@ func decodeVerification(id string, item map[string]types.AttributeValue) (identi
 	if err := errors.Join(err1, err2); err != nil {
 		return identity.Verification{}, fmt.Errorf("verification item: %w", err)
 	}
-	return identity.Verification{
+	v := identity.Verification{
 		ID: id, HolderKey: holder, Identity: sealed, Step: identity.Step(step),
 		CreatedAt: created, ExpiresAt: expires,
-	}, nil
+	}
+	v.Challenge.CodeHash, _ = str(item, "codeHash")
+	v.Phone, _ = str(item, "phone")
+	if t, ok := str(item, "codeSentAt"); ok {
+		v.Challenge.SentAt, _ = time.Parse(time.RFC3339Nano, t)
+	}
+	if t, ok := str(item, "codeExpiresAt"); ok {
+		v.Challenge.ExpiresAt, _ = time.Parse(time.RFC3339Nano, t)
+	}
+	f, _ := num(item, "failures")
+	sends, _ := num(item, "sends")
+	v.Challenge.Failures, v.Challenge.Sends = int(f), int(sends)
+	v.Challenge.Used = boolean(item, "used")
+	v.DeliveryFailed = boolean(item, "deliveryFailed")
+	return v, nil
+}
+
+func boolean(item map[string]types.AttributeValue, name string) bool {
+	b, ok := item[name].(*types.AttributeValueMemberBOOL)
+	return ok && b.Value
+}
+
+// SaveChallenge writes the SMS step's new state over the old one, on the
+// condition that the stored state is still old: two concurrent attempts
+// cannot both spend the same try, and a send cannot overwrite a check.
+// A lost race is identity.ErrStale.
+func (st *VerificationStore) SaveChallenge(ctx context.Context, id string, old, new identity.Verification) error {
+	c := new.Challenge
+	values := map[string]types.AttributeValue{
+		":step": s(string(new.Step)), ":hash": s(c.CodeHash), ":phone": s(new.Phone),
+		":sent": s(c.SentAt.UTC().Format(time.RFC3339Nano)), ":exp": s(c.ExpiresAt.UTC().Format(time.RFC3339Nano)),
+		":f": n(int64(c.Failures)), ":sends": n(int64(c.Sends)), ":used": &types.AttributeValueMemberBOOL{Value: c.Used},
+		":oldSends": n(int64(old.Challenge.Sends)), ":oldF": n(int64(old.Challenge.Failures)),
+		":false": &types.AttributeValueMemberBOOL{Value: false},
+	}
+	// Expression attribute names throughout: some of these words are
+	// reserved in DynamoDB's expression language.
+	cond := "attribute_exists(PK) AND (attribute_not_exists(#used) OR #used = :false)"
+	if old.Challenge.Sends == 0 {
+		cond += " AND attribute_not_exists(#sends)"
+	} else {
+		cond += " AND #sends = :oldSends AND #failures = :oldF"
+	}
+	if old.Challenge.Sends == 0 {
+		delete(values, ":oldSends")
+		delete(values, ":oldF")
+	}
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(st.table), Key: verificationKey(id),
+		UpdateExpression: aws.String("SET #step = :step, #hash = :hash, #phone = :phone, #sent = :sent, " +
+			"#exp = :exp, #failures = :f, #sends = :sends, #used = :used"),
+		ConditionExpression: aws.String(cond),
+		ExpressionAttributeNames: map[string]string{"#step": "step", "#hash": "codeHash", "#phone": "phone",
+			"#sent": "codeSentAt", "#exp": "codeExpiresAt", "#failures": "failures", "#sends": "sends", "#used": "used"},
+		ExpressionAttributeValues: values,
+	})
+	if err != nil {
+		var cf *types.ConditionalCheckFailedException
+		if errors.As(err, &cf) {
+			return identity.ErrStale
+		}
+		return translate("save challenge", err)
+	}
+	return nil
+}
+
+// MarkDeliveryFailed records that the code's SMS could not be delivered.
+func (st *VerificationStore) MarkDeliveryFailed(ctx context.Context, id string) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(st.table), Key: verificationKey(id),
+		UpdateExpression:          aws.String("SET deliveryFailed = :t"),
+		ConditionExpression:       aws.String("attribute_exists(PK)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}},
+	})
+	var cf *types.ConditionalCheckFailedException
+	if errors.As(err, &cf) {
+		return nil // gone already: nothing left to mark
+	}
+	if err != nil {
+		return translate("mark delivery failed", err)
+	}
+	return nil
 }

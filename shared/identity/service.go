@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pccc/pccc/shared/apperr"
+	"github.com/pccc/pccc/shared/otp"
 )
 
 // Bureau says whether a name belongs to a registration number (NICE / KCB).
@@ -88,7 +89,18 @@ type Verification struct {
 	Step      Step
 	CreatedAt time.Time
 	ExpiresAt time.Time
+
+	// The SMS step's state: the one-time code (hashed), attempts and sends;
+	// the phone it went to (sealed, bound to ID under PhoneAAD); and whether
+	// delivery finally failed.
+	Challenge      otp.Challenge
+	Phone          string
+	DeliveryFailed bool
 }
+
+// ErrStale is a conditional save that lost a race with another request on
+// the same verification.
+var ErrStale = errors.New("verification changed concurrently")
 
 // Expired reports whether v has expired at now.
 func (v Verification) Expired(now time.Time) bool { return !now.Before(v.ExpiresAt) }

@@ -154,9 +154,11 @@ func TestRetryHonoursDeadline(t *testing.T) {
 	defer cancel()
 	calls := 0
 	start := time.Now()
-	// Backoffs of a full second cannot fit in the deadline: Retry must give
-	// up at once instead of sleeping through it.
-	err := Retry(ctx, 5, time.Second, time.Second, func(context.Context) (bool, error) { calls++; return true, errBoom })
+	// Backoffs of a full second cannot fit in the deadline: retry must give
+	// up at once instead of sleeping through it. (The jitter is pinned to
+	// its ceiling: full jitter may draw a few milliseconds, which fit.)
+	err := retry(ctx, 5, time.Second, time.Second, func(context.Context) (bool, error) { calls++; return true, errBoom },
+		sleepCtx, func(d time.Duration) time.Duration { return d })
 	if !errors.Is(err, errBoom) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v", err)
 	}

@@ -1,0 +1,218 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pccc/pccc/infra/localstack"
+	"github.com/pccc/pccc/infra/sim"
+)
+
+var codeInText = regexp.MustCompile(`\b[0-9]{6}\b`)
+
+// startVerification runs the real-name check for r and returns the id.
+func (s *system) startVerification(t *testing.T, r sim.Resident) string {
+	t.Helper()
+	rep := s.postJSON(t, "/v1/verifications", map[string]string{"name": r.Name, "rrn": r.RRN})
+	if rep.status != http.StatusCreated {
+		t.Fatalf("real-name check: %d %s", rep.status, rep.raw)
+	}
+	return rep.body["verificationId"].(string)
+}
+
+func smsBody(r sim.Resident) map[string]string {
+	return map[string]string{"carrier": r.Carrier, "phone": r.Phone, "birthDate": r.BirthDate, "sex": r.Sex}
+}
+
+// waitForCode polls the local SMS outbox until a message newer than the
+// count already seen arrives, and returns the code in it.
+func (s *system) waitForCode(t *testing.T, phone string, seen int) string {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		rep := s.do(t, http.MethodGet, "/_local/sms?phone="+phone, "", "")
+		var out struct {
+			Messages []struct{ Text string } `json:"messages"`
+		}
+		_ = json.Unmarshal([]byte(rep.raw), &out)
+		if len(out.Messages) > seen {
+			code := codeInText.FindString(out.Messages[len(out.Messages)-1].Text)
+			if code == "" {
+				t.Fatalf("no code in the SMS")
+			}
+			return code
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no SMS arrived within 15s")
+	return ""
+}
+
+func TestSMSVerification(t *testing.T) {
+	eachStack(t, func(t *testing.T, kind localstack.Kind) {
+		s := start(t, kind, map[string]string{"OTP_RESEND_COOLDOWN": "1s"})
+		people := sim.BuiltIn()
+		// Secrets seen during the run, searched for in the logs at the end.
+		var secrets []string
+
+		t.Run("the whole flow yields a session token, and the code works once", func(t *testing.T) {
+			r := people[0]
+			id := s.startVerification(t, r)
+			rep := s.postJSON(t, "/v1/verifications/"+id+"/sms", smsBody(r))
+			if rep.status != http.StatusAccepted || rep.body["sentTo"] != "010-****-0001" || rep.body["resendAfter"] == nil {
+				t.Fatalf("sms: %d %s", rep.status, rep.raw)
+			}
+			code := s.waitForCode(t, r.Phone, 0)
+			rep = s.postJSON(t, "/v1/verifications/"+id+"/confirm", map[string]string{"otp": code})
+			token, _ := rep.body["sessionToken"].(string)
+			secrets = append(secrets, token, `"`+code+`"`)
+			if rep.status != http.StatusOK || strings.Count(token, ".") != 2 {
+				t.Fatalf("confirm: %d %s", rep.status, rep.raw)
+			}
+			again := s.postJSON(t, "/v1/verifications/"+id+"/confirm", map[string]string{"otp": code})
+			if again.status < 400 || again.body["sessionToken"] != nil {
+				t.Fatalf("a used code worked again: %d %s", again.status, again.raw)
+			}
+		})
+
+		t.Run("wrong phone details are refused without saying which", func(t *testing.T) {
+			r := people[1]
+			id := s.startVerification(t, r)
+			var bodies []string
+			for _, change := range []func(map[string]string){
+				func(b map[string]string) { b["phone"] = "01099998888" },
+				func(b map[string]string) { b["carrier"] = "LGU" },
+				func(b map[string]string) { b["birthDate"] = "19850316" },
+			} {
+				b := smsBody(r)
+				change(b)
+				rep := s.postJSON(t, "/v1/verifications/"+id+"/sms", b)
+				if rep.status != http.StatusUnprocessableEntity {
+					t.Fatalf("status %d: %s", rep.status, rep.raw)
+				}
+				var m map[string]any
+				_ = json.Unmarshal([]byte(rep.raw), &m)
+				delete(m, "requestId")
+				out, _ := json.Marshal(m)
+				bodies = append(bodies, string(out))
+			}
+			if bodies[0] != bodies[1] || bodies[1] != bodies[2] {
+				t.Fatalf("mismatch answers differ: %v", bodies)
+			}
+		})
+
+		t.Run("wrong codes lock the verification and a resend does not reset them", func(t *testing.T) {
+			r := people[2]
+			id := s.startVerification(t, r)
+			if rep := s.postJSON(t, "/v1/verifications/"+id+"/sms", smsBody(r)); rep.status != http.StatusAccepted {
+				t.Fatalf("sms: %d %s", rep.status, rep.raw)
+			}
+			code := s.waitForCode(t, r.Phone, 0)
+			wrong := fmt.Sprintf("%06d", (atoi(code)+1)%1_000_000)
+			for i := 0; i < 3; i++ {
+				rep := s.postJSON(t, "/v1/verifications/"+id+"/confirm", map[string]string{"otp": wrong})
+				if rep.status != http.StatusUnprocessableEntity || rep.body["error"].(map[string]any)["attemptsLeft"] != float64(4-i) {
+					t.Fatalf("attempt %d: %d %s", i, rep.status, rep.raw)
+				}
+			}
+			time.Sleep(1100 * time.Millisecond) // the resend cooldown
+			if rep := s.postJSON(t, "/v1/verifications/"+id+"/sms", smsBody(r)); rep.status != http.StatusAccepted {
+				t.Fatalf("resend: %d %s", rep.status, rep.raw)
+			}
+			code = s.waitForCode(t, r.Phone, 1)
+			wrong = fmt.Sprintf("%06d", (atoi(code)+1)%1_000_000)
+			rep := s.postJSON(t, "/v1/verifications/"+id+"/confirm", map[string]string{"otp": wrong})
+			if rep.status != http.StatusUnprocessableEntity || rep.body["error"].(map[string]any)["attemptsLeft"] != float64(1) {
+				t.Fatalf("after resend the budget was reset: %d %s", rep.status, rep.raw)
+			}
+			rep = s.postJSON(t, "/v1/verifications/"+id+"/confirm", map[string]string{"otp": wrong})
+			if rep.status != http.StatusTooManyRequests || rep.errCode != "TOO_MANY_ATTEMPTS" || rep.header.Get("Retry-After") == "" {
+				t.Fatalf("fifth wrong code: %d %s", rep.status, rep.raw)
+			}
+			rep = s.postJSON(t, "/v1/verifications/"+id+"/confirm", map[string]string{"otp": code})
+			if rep.status != http.StatusTooManyRequests {
+				t.Fatalf("the right code after the lock: %d %s", rep.status, rep.raw)
+			}
+		})
+
+		t.Run("a flood of guesses gets no more tries than the policy allows", func(t *testing.T) {
+			r := people[3]
+			id := s.startVerification(t, r)
+			if rep := s.postJSON(t, "/v1/verifications/"+id+"/sms", smsBody(r)); rep.status != http.StatusAccepted {
+				t.Fatalf("sms: %d %s", rep.status, rep.raw)
+			}
+			code := s.waitForCode(t, r.Phone, 0)
+			const guesses = 10_000
+			var judged, succeeded atomic.Int64
+			var wg sync.WaitGroup
+			next := make(chan int)
+			for w := 0; w < 32; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for g := range next {
+						guess := fmt.Sprintf("%06d", g)
+						if guess == code {
+							continue // a guesser does not know the code
+						}
+						rep := s.postJSON(t, "/v1/verifications/"+id+"/confirm", map[string]string{"otp": guess})
+						switch rep.status {
+						case http.StatusOK:
+							succeeded.Add(1)
+						case http.StatusUnprocessableEntity:
+							judged.Add(1)
+						}
+					}
+				}()
+			}
+			for g := 0; g < guesses; g++ {
+				next <- g
+			}
+			close(next)
+			wg.Wait()
+			// 422 answers are the guesses that were judged wrong; the
+			// fifth is answered 429 as it locks, the rest are refused.
+			if succeeded.Load() != 0 || judged.Load() > 4 {
+				t.Fatalf("%d guesses judged wrong, %d succeeded; the policy allows 5 tries", judged.Load(), succeeded.Load())
+			}
+			rep := s.postJSON(t, "/v1/verifications/"+id+"/confirm", map[string]string{"otp": code})
+			if rep.status != http.StatusTooManyRequests {
+				t.Fatalf("the right code after the flood: %d %s", rep.status, rep.raw)
+			}
+		})
+
+		t.Run("no code, phone, name or token in any log line", func(t *testing.T) {
+			logs := s.logs.String()
+			for _, r := range people[:4] {
+				for _, m := range []string{r.Phone, r.Name, strings.ReplaceAll(r.RRN, "-", "")} {
+					if strings.Contains(logs, m) {
+						t.Errorf("logs contain %q", m)
+					}
+				}
+			}
+			if len(secrets) == 0 {
+				t.Fatal("the flow test recorded no token")
+			}
+			for _, sec := range secrets {
+				if strings.Contains(logs, sec) {
+					t.Errorf("logs contain a code or token")
+				}
+			}
+		})
+	})
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
