@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/pccc/pccc/infra/localstack"
 	"github.com/pccc/pccc/infra/sim"
+	"github.com/pccc/pccc/shared/dynamo"
 )
 
 var codeInText = regexp.MustCompile(`\b[0-9]{6}\b`)
@@ -215,4 +217,54 @@ func atoi(s string) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
+}
+
+func TestExpiredCodeFails(t *testing.T) {
+	eachStack(t, func(t *testing.T, kind localstack.Kind) {
+		s := start(t, kind, map[string]string{"OTP_TTL": "1s", "OTP_RESEND_COOLDOWN": "1s"})
+		r := sim.BuiltIn()[4]
+		id := s.startVerification(t, r)
+		if rep := s.postJSON(t, "/v1/verifications/"+id+"/sms", smsBody(r)); rep.status != http.StatusAccepted {
+			t.Fatalf("sms: %d %s", rep.status, rep.raw)
+		}
+		code := s.waitForCode(t, r.Phone, 0)
+		time.Sleep(1200 * time.Millisecond)
+		rep := s.postJSON(t, "/v1/verifications/"+id+"/confirm", map[string]string{"otp": code})
+		if rep.status != http.StatusUnprocessableEntity || rep.body["sessionToken"] != nil {
+			t.Fatalf("an expired code: %d %s", rep.status, rep.raw)
+		}
+	})
+}
+
+func TestUndeliveredCodeIsReported(t *testing.T) {
+	eachStack(t, func(t *testing.T, kind localstack.Kind) {
+		s := start(t, kind, map[string]string{"OTP_RESEND_COOLDOWN": "1s"})
+		r := sim.BuiltIn()[1]
+		id := s.startVerification(t, r)
+		if rep := s.postJSON(t, "/v1/verifications/"+id+"/sms", smsBody(r)); rep.status != http.StatusAccepted {
+			t.Fatalf("sms: %d %s", rep.status, rep.raw)
+		}
+		code := s.waitForCode(t, r.Phone, 0)
+		// What the sender does when a message is on its last receive.
+		c, err := s.stack.Clients(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		store := dynamo.NewVerificationStore(c.DynamoDB, "pccc-local-Table", nil)
+		if err := store.MarkDeliveryFailed(context.Background(), id); err != nil {
+			t.Fatal(err)
+		}
+		rep := s.postJSON(t, "/v1/verifications/"+id+"/confirm", map[string]string{"otp": code})
+		if rep.status != http.StatusUnprocessableEntity || rep.body["error"].(map[string]any)["delivery"] != "failed" {
+			t.Fatalf("confirm after a failed delivery: %d %s", rep.status, rep.raw)
+		}
+		time.Sleep(1100 * time.Millisecond)
+		if rep := s.postJSON(t, "/v1/verifications/"+id+"/sms", smsBody(r)); rep.status != http.StatusAccepted {
+			t.Fatalf("resend: %d %s", rep.status, rep.raw)
+		}
+		code = s.waitForCode(t, r.Phone, 1)
+		if rep := s.postJSON(t, "/v1/verifications/"+id+"/confirm", map[string]string{"otp": code}); rep.status != http.StatusOK {
+			t.Fatalf("confirm after the resend: %d %s", rep.status, rep.raw)
+		}
+	})
 }

@@ -147,6 +147,7 @@ func (st *VerificationStore) SaveChallenge(ctx context.Context, id string, old, 
 		":f": n(int64(c.Failures)), ":sends": n(int64(c.Sends)), ":used": &types.AttributeValueMemberBOOL{Value: c.Used},
 		":oldSends": n(int64(old.Challenge.Sends)), ":oldF": n(int64(old.Challenge.Failures)),
 		":false": &types.AttributeValueMemberBOOL{Value: false},
+		":df":    &types.AttributeValueMemberBOOL{Value: new.DeliveryFailed},
 	}
 	// Expression attribute names throughout: some of these words are
 	// reserved in DynamoDB's expression language.
@@ -163,10 +164,11 @@ func (st *VerificationStore) SaveChallenge(ctx context.Context, id string, old, 
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(st.table), Key: verificationKey(id),
 		UpdateExpression: aws.String("SET #step = :step, #hash = :hash, #phone = :phone, #sent = :sent, " +
-			"#exp = :exp, #failures = :f, #sends = :sends, #used = :used"),
+			"#exp = :exp, #failures = :f, #sends = :sends, #used = :used, #df = :df"),
 		ConditionExpression: aws.String(cond),
 		ExpressionAttributeNames: map[string]string{"#step": "step", "#hash": "codeHash", "#phone": "phone",
-			"#sent": "codeSentAt", "#exp": "codeExpiresAt", "#failures": "failures", "#sends": "sends", "#used": "used"},
+			"#sent": "codeSentAt", "#exp": "codeExpiresAt", "#failures": "failures", "#sends": "sends", "#used": "used",
+			"#df": "deliveryFailed"},
 		ExpressionAttributeValues: values,
 	})
 	if err != nil {

@@ -185,6 +185,7 @@ func (p *PhoneStep) Send(ctx context.Context, in SendInput) (SendResult, error) 
 	}
 	next := v
 	next.Step = StepOTP
+	next.DeliveryFailed = false // a new code gets a new delivery
 	next.Challenge.Send(now, p.Policy, otp.Hash(p.Hasher, v.ID, code))
 	if next.Phone, err = p.Sealer.Seal(PhoneAAD(v.ID), []byte(phone)); err != nil {
 		return SendResult{}, fmt.Errorf("seal phone: %w", err)
@@ -245,6 +246,11 @@ func (p *PhoneStep) Confirm(ctx context.Context, id, code string) (ConfirmResult
 	}
 	if err := p.personLocked(ctx, v.HolderKey); err != nil {
 		return ConfirmResult{}, err
+	}
+	if v.DeliveryFailed && !v.Challenge.Used {
+		e := apperr.New(apperr.VerificationFailed, "The code could not be delivered. Ask for a new one.")
+		e.Details = map[string]any{"delivery": "failed"}
+		return ConfirmResult{}, e
 	}
 	matches := otp.Matches(p.Hasher, v.ID, code, v.Challenge.CodeHash)
 	next := v
