@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"net/http"
 	"regexp"
 	"strings"
@@ -266,5 +268,49 @@ func TestUndeliveredCodeIsReported(t *testing.T) {
 		if rep := s.postJSON(t, "/v1/verifications/"+id+"/confirm", map[string]string{"otp": code}); rep.status != http.StatusOK {
 			t.Fatalf("confirm after the resend: %d %s", rep.status, rep.raw)
 		}
+	})
+}
+
+// A message the sender can never send is retried until the outbox's
+// redrive policy moves it to the dead-letter queue, where the alarm sees it.
+func TestPoisonSMSReachesTheDLQ(t *testing.T) {
+	eachStack(t, func(t *testing.T, kind localstack.Kind) {
+		s := start(t, kind, nil)
+		ctx := context.Background()
+		c, err := s.stack.Clients(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		url := func(name string) string {
+			out, err := c.SQS.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return *out.QueueUrl
+		}
+		outbox, dlq := url("pccc-local-SmsOutboxQueue"), url("pccc-local-SmsOutboxDLQ")
+		// The template's 180 s visibility would make five receives take
+		// fifteen minutes; the redrive rule is the same at one second.
+		if _, err := c.SQS.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{
+			QueueUrl: aws.String(outbox), Attributes: map[string]string{"VisibilityTimeout": "1"},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.SQS.SendMessage(ctx, &sqs.SendMessageInput{
+			QueueUrl: aws.String(outbox), MessageBody: aws.String(`{"verificationId":"nope","sealed":"v1.x.garbage"}`),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			out, err := c.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(dlq), WaitTimeSeconds: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(out.Messages) == 1 && strings.Contains(*out.Messages[0].Body, "garbage") {
+				return
+			}
+		}
+		t.Fatal("the poison message did not reach the DLQ within 30s")
 	})
 }
