@@ -314,3 +314,33 @@ func TestPoisonSMSReachesTheDLQ(t *testing.T) {
 		t.Fatal("the poison message did not reach the DLQ within 30s")
 	})
 }
+
+// A guesser who opens verification after verification for one person is
+// stopped by the lock on the person, which counts failures across them.
+func TestPersonLockAcrossVerifications(t *testing.T) {
+	eachStack(t, func(t *testing.T, kind localstack.Kind) {
+		s := start(t, kind, map[string]string{"OTP_PERSON_LOCK_AFTER": "6"})
+		r := sim.BuiltIn()[3]
+		wrongTries := func(id string, n int) {
+			t.Helper()
+			if rep := s.postJSON(t, "/v1/verifications/"+id+"/sms", smsBody(r)); rep.status != http.StatusAccepted {
+				t.Fatalf("sms: %d %s", rep.status, rep.raw)
+			}
+			for i := 0; i < n; i++ {
+				s.postJSON(t, "/v1/verifications/"+id+"/confirm", map[string]string{"otp": "000000"})
+			}
+		}
+		wrongTries(s.startVerification(t, r), 5) // locks the first verification: 5 failures
+		second := s.startVerification(t, r)
+		wrongTries(second, 1) // the sixth failure locks the person
+		rep := s.postJSON(t, "/v1/verifications/"+second+"/confirm", map[string]string{"otp": "000000"})
+		if rep.status != http.StatusTooManyRequests || rep.errCode != "TOO_MANY_ATTEMPTS" || rep.header.Get("Retry-After") == "" {
+			t.Fatalf("confirm after the person lock: %d %s", rep.status, rep.raw)
+		}
+		third := s.startVerification(t, r)
+		rep = s.postJSON(t, "/v1/verifications/"+third+"/sms", smsBody(r))
+		if rep.status != http.StatusTooManyRequests || rep.errCode != "TOO_MANY_ATTEMPTS" {
+			t.Fatalf("a new verification's sms after the person lock: %d %s", rep.status, rep.raw)
+		}
+	})
+}
