@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"github.com/pccc/pccc/shared/testkit"
 	"io"
 	"net/http"
 	"os"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/pccc/pccc/infra/localrun"
 	"github.com/pccc/pccc/infra/localstack"
+	"github.com/pccc/pccc/shared/testkit"
 )
 
 // system is one running copy of the whole system.

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"github.com/pccc/pccc/shared/testkit"
 	"io"
 	"net/http"
 	"strings"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/pccc/pccc/infra/localstack"
 	"github.com/pccc/pccc/shared/platform"
+	"github.com/pccc/pccc/shared/testkit"
 )
 
 const testTemplate = "testdata/template.yaml"

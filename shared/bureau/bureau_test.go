@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/pccc/pccc/shared/testkit"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/pccc/pccc/shared/identity"
 	"github.com/pccc/pccc/shared/resilience"
+	"github.com/pccc/pccc/shared/testkit"
 )
 
 func mustRRN(t *testing.T, s string) identity.RRN {

@@ -3,7 +3,6 @@ package dynamo
 import (
 	"context"
 	"errors"
-	"github.com/pccc/pccc/shared/testkit"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"github.com/pccc/pccc/shared/apperr"
 	"github.com/pccc/pccc/shared/awsclient"
 	"github.com/pccc/pccc/shared/identity"
+	"github.com/pccc/pccc/shared/testkit"
 )
 
 const table = "pccc-test"

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"github.com/pccc/pccc/shared/testkit"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -25,6 +24,7 @@ import (
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/logging"
 	"github.com/pccc/pccc/shared/platform"
+	"github.com/pccc/pccc/shared/testkit"
 )
 
 // TestBuildRealNameEndToEnd builds the function exactly as the Lambda

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/pccc/pccc/shared/testkit"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"github.com/pccc/pccc/shared/keyhash"
 	"github.com/pccc/pccc/shared/logging"
 	"github.com/pccc/pccc/shared/sealer"
+	"github.com/pccc/pccc/shared/testkit"
 )
 
 var testNow = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)

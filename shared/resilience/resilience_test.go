@@ -3,10 +3,11 @@ package resilience
 import (
 	"context"
 	"errors"
-	"github.com/pccc/pccc/shared/testkit"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pccc/pccc/shared/testkit"
 )
 
 func TestBreakerLifecycle(t *testing.T) {
