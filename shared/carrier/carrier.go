@@ -13,17 +13,13 @@
 package carrier
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/pccc/pccc/shared/identity"
+	"github.com/pccc/pccc/shared/gateway"
 	"github.com/pccc/pccc/shared/otp"
 	"github.com/pccc/pccc/shared/resilience"
 )
@@ -51,16 +47,6 @@ type SubscriberResponse struct {
 // Retry-After.
 var ErrUnavailable = errors.New("carrier unavailable")
 
-// Backoff between attempts: full jitter under these bounds.
-const (
-	backoffBase = 50 * time.Millisecond
-	backoffMax  = 250 * time.Millisecond
-	// retryAfterTransient is the hint when the carrier failed but the
-	// breaker is still closed: a blip, worth another try soon.
-	retryAfterTransient = 2 * time.Second
-	maxAnswerBytes      = 64 << 10
-)
-
 // Options configure a Client.
 type Options struct {
 	BaseURL  string              // e.g. https://carrier.example/api, without /v1/subscriber
@@ -72,119 +58,31 @@ type Options struct {
 
 // Client calls the carrier gateway over HTTP. It implements
 // otp.SubscriberChecker and is safe for concurrent use.
-type Client struct {
-	url      string
-	http     *http.Client
-	timeout  time.Duration
-	attempts int
-	breaker  *resilience.Breaker
-}
+type Client struct{ gw *gateway.Client }
 
 var _ otp.SubscriberChecker = (*Client)(nil)
 
 // New builds a client.
 func New(o Options) (*Client, error) {
-	if !strings.HasPrefix(o.BaseURL, "http://") && !strings.HasPrefix(o.BaseURL, "https://") {
-		return nil, errors.New("carrier: base URL must be http(s)")
+	gw, err := gateway.New(gateway.Options{
+		Service: "carrier", URL: strings.TrimRight(o.BaseURL, "/") + SubscriberPath,
+		HTTP: o.HTTP, Timeout: o.Timeout, Attempts: o.Attempts, Breaker: o.Breaker, Unavailable: ErrUnavailable,
+	})
+	if err != nil {
+		return nil, err
 	}
-	if o.HTTP == nil {
-		o.HTTP = &http.Client{Transport: http.DefaultTransport}
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = 2 * time.Second
-	}
-	if o.Attempts < 1 {
-		o.Attempts = 2
-	}
-	if o.Breaker == nil {
-		o.Breaker = resilience.NewBreaker(5, 10*time.Second, nil)
-	}
-	return &Client{
-		url: strings.TrimRight(o.BaseURL, "/") + SubscriberPath, http: o.HTTP,
-		timeout: o.Timeout, attempts: o.Attempts, breaker: o.Breaker,
-	}, nil
+	return &Client{gw: gw}, nil
 }
 
-// MaxDuration is the longest a CheckSubscriber call can take: every attempt
-// timing out plus the largest backoffs between them.
-func (c *Client) MaxDuration() time.Duration {
-	return time.Duration(c.attempts)*c.timeout + time.Duration(c.attempts-1)*backoffMax
-}
-
-// statusError is a non-200 answer.
-type statusError int
-
-func (e statusError) Error() string { return fmt.Sprintf("carrier answered HTTP %d", int(e)) }
+// MaxDuration is the longest one call can take, retries included.
+func (c *Client) MaxDuration() time.Duration { return c.gw.MaxDuration() }
 
 // CheckSubscriber asks whether s.Phone is subscribed with s.Carrier by the
 // person s describes. s must be in canonical form (see otp.Subscriber).
 func (c *Client) CheckSubscriber(ctx context.Context, s otp.Subscriber) (bool, error) {
-	if ok, wait := c.breaker.Allow(); !ok {
-		return false, &identity.UnavailableError{RetryAfter: wait, Err: fmt.Errorf("%w: circuit open", ErrUnavailable)}
-	}
-	body, err := json.Marshal(SubscriberRequest{
-		Carrier: s.Carrier, Phone: s.Phone, Name: s.Name, BirthDate: s.BirthDate, Sex: s.Sex,
-	})
-	if err != nil {
-		return false, fmt.Errorf("carrier request: %w", err)
-	}
-	// The whole call, retries included, is bounded, whatever the caller's
-	// context allows.
-	ctx, cancel := context.WithTimeout(ctx, c.MaxDuration()+50*time.Millisecond)
-	defer cancel()
-	var match bool
-	err = resilience.Retry(ctx, c.attempts, backoffBase, backoffMax, func(ctx context.Context) (bool, error) {
-		m, err := c.once(ctx, body)
-		if err != nil {
-			var st statusError
-			return !errors.As(err, &st) || int(st) >= 500, err
-		}
-		match = m
-		return false, nil
-	})
-	var st statusError
-	if errors.As(err, &st) && int(st) < 500 {
-		// The carrier is up and refused our request: a bug on our side, not
-		// an outage, so it neither opens the breaker nor asks the caller to
-		// retry.
-		c.breaker.Record(true)
-		return false, err
-	}
-	c.breaker.Record(err == nil)
-	if err != nil {
-		wait := c.breaker.RetryAfter()
-		if wait <= 0 {
-			wait = retryAfterTransient
-		}
-		return false, &identity.UnavailableError{RetryAfter: wait, Err: fmt.Errorf("%w: %w", ErrUnavailable, err)}
-	}
-	return match, nil
-}
-
-// once makes one attempt. Error texts carry the URL and status only, never
-// the request body.
-func (c *Client) once(ctx context.Context, body []byte) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
-	if err != nil {
-		return false, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return false, fmt.Errorf("carrier request: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxAnswerBytes))
-		return false, statusError(resp.StatusCode)
-	}
 	var out SubscriberResponse
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswerBytes)).Decode(&out); err != nil {
-		// A garbled answer is the carrier misbehaving: retry like a 5xx.
-		return false, errors.New("carrier answer is not valid JSON")
+	if err := c.gw.Post(ctx, SubscriberRequest{Carrier: s.Carrier, Phone: s.Phone, Name: s.Name, BirthDate: s.BirthDate, Sex: s.Sex}, &out); err != nil {
+		return false, err
 	}
 	return out.Match, nil
 }

@@ -20,17 +20,17 @@ import (
 // hong is the one subscriber the test gateway knows.
 var hong = otp.Subscriber{Carrier: "SKT", Phone: "01000000001", Name: "HONGGILDONG", BirthDate: "19900101", Sex: "M"}
 
-// gateway answers like a carrier gateway knowing hong, unless override
+// fakeGateway answers like a carrier gateway knowing hong, unless override
 // (when set) handles the request. It counts requests.
-type gateway struct {
+type fakeGateway struct {
 	*httptest.Server
 	hits     atomic.Int64
 	mu       sync.Mutex
 	override func(w http.ResponseWriter) bool
 }
 
-func newGateway(t *testing.T) *gateway {
-	g := &gateway{}
+func newGateway(t *testing.T) *fakeGateway {
+	g := &fakeGateway{}
 	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.hits.Add(1)
 		g.mu.Lock()
@@ -57,7 +57,7 @@ func newGateway(t *testing.T) *gateway {
 	return g
 }
 
-func (g *gateway) set(f func(w http.ResponseWriter) bool) {
+func (g *fakeGateway) set(f func(w http.ResponseWriter) bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.override = f
