@@ -1,0 +1,268 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/pccc/pccc/shared/stats"
+)
+
+// The code's life in the table. The invariants are held by conditions in
+// one transaction per change, not by reading first:
+//
+//   - HOLDER#<holderKey> / HOLDER: the holder's one current code, its status
+//     and dates, the sealed personal fields, a version that every change
+//     bumps, and GSI1 = EXPIRY#<day> / HOLDER#<holderKey> so the daily expiry
+//     job queries one day instead of scanning the table.
+//   - CODE#<code> / CODE: which holder a code belongs to, forever, and
+//     whether it is live or retired. No personal data. Created with
+//     attribute_not_exists, so a code is never reused, even after
+//     cancellation.
+//   - HOLDER#<holderKey> / AUDIT#<time>#<requestId>: what changed, when,
+//     by which request and actor. No personal data.
+//   - REQ#<requestId> / REQ: the queued command's status. The change's
+//     transaction moves it to succeeded on the condition that it has not
+//     succeeded yet, so a message delivered twice has one effect.
+
+// Code states, as stored.
+const (
+	CodeLive    = "live"
+	CodeRetired = "retired"
+)
+
+// Errors the code store reports; callers map them to API answers.
+var (
+	ErrAlreadyIssued = errors.New("the holder already has a live code")
+	ErrCodeTaken     = errors.New("that code number is already taken")
+	ErrApplied       = errors.New("the request was already carried out")
+	ErrStaleHolder   = errors.New("the holder changed since it was read")
+	ErrNoHolder      = errors.New("no such holder")
+)
+
+// CodeAPI is the part of the DynamoDB client the code store uses.
+type CodeAPI interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+// Holder is the stored state of one holder and their current code.
+type Holder struct {
+	Key            string
+	Code           string
+	Status         string // active, suspended, cancelled, expired
+	SuspendedBy    string // holder or authority, when suspended
+	IssuedAt       time.Time
+	ExpiresAt      time.Time
+	ReissueYear    int // the calendar year ReissuesInYear counts
+	ReissuesInYear int
+	Sealed         map[string]string // personal fields, each sealed under its own AAD
+	Version        int64
+}
+
+// Change is one state change of a holder, applied in one transaction with
+// its code items, audit event, request status and statistics counter.
+type Change struct {
+	RequestID string
+	Actor     string // holder, authority, system
+	Kind      stats.Kind
+	At        time.Time
+	Day       string // the statistics day of At
+	// Old is the holder as read (zero Version: the holder is new or has no
+	// live code). New is the holder to write.
+	Old, New Holder
+	// NewCode is a code to create (issue, reissue); RetireCode one to retire.
+	NewCode, RetireCode string
+}
+
+// CodeStore keeps holders, codes, audit events and command requests.
+type CodeStore struct {
+	db    CodeAPI
+	table string
+	stats *Stats
+}
+
+// NewCodeStore returns the code store on table; st counts the changes.
+func NewCodeStore(db CodeAPI, table string, st *Stats) *CodeStore {
+	return &CodeStore{db: db, table: table, stats: st}
+}
+
+func holderKey(hk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{AttrPK: s("HOLDER#" + hk), AttrSK: s("HOLDER")}
+}
+
+func codeKey(code string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{AttrPK: s("CODE#" + code), AttrSK: s("CODE")}
+}
+
+func requestKey(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{AttrPK: s("REQ#" + id), AttrSK: s("REQ")}
+}
+
+func ts(t time.Time) types.AttributeValue { return s(t.UTC().Format(time.RFC3339Nano)) }
+
+// Apply carries out a change. The transaction's conditions hold the
+// invariants: the holder is as read (version), a new code number is unused,
+// a retired code was this holder's live code, and the request has not been
+// carried out before.
+func (st *CodeStore) Apply(ctx context.Context, c Change) error {
+	h := c.New
+	item := holderKey(h.Key)
+	item["code"] = s(h.Code)
+	item["status"] = s(h.Status)
+	item["suspendedBy"] = s(h.SuspendedBy)
+	item["issuedAt"] = ts(h.IssuedAt)
+	item["expiresAt"] = ts(h.ExpiresAt)
+	item["reissueYear"] = n(int64(h.ReissueYear))
+	item["reissuesInYear"] = n(int64(h.ReissuesInYear))
+	item["version"] = n(c.Old.Version + 1)
+	item[AttrGSI1PK] = s("EXPIRY#" + stats.Day(h.ExpiresAt))
+	item[AttrGSI1SK] = s("HOLDER#" + h.Key)
+	for name, v := range h.Sealed {
+		item["sealed_"+name] = s(v)
+	}
+	put := &types.Put{TableName: aws.String(st.table), Item: item}
+	if c.Old.Version == 0 {
+		// A new holder, or one whose last code was cancelled or expired.
+		put.ConditionExpression = aws.String("attribute_not_exists(PK) OR #status IN (:cancelled, :expired)")
+		put.ExpressionAttributeNames = map[string]string{"#status": "status"}
+		put.ExpressionAttributeValues = map[string]types.AttributeValue{":cancelled": s("cancelled"), ":expired": s("expired")}
+	} else {
+		put.ConditionExpression = aws.String("#version = :v")
+		put.ExpressionAttributeNames = map[string]string{"#version": "version"}
+		put.ExpressionAttributeValues = map[string]types.AttributeValue{":v": n(c.Old.Version)}
+	}
+	items := []types.TransactWriteItem{{Put: put}}
+	if c.NewCode != "" {
+		ci := codeKey(c.NewCode)
+		ci["holderKey"] = s(h.Key)
+		ci["status"] = s(CodeLive)
+		ci["createdAt"] = ts(c.At)
+		items = append(items, types.TransactWriteItem{Put: &types.Put{
+			TableName: aws.String(st.table), Item: ci, ConditionExpression: aws.String("attribute_not_exists(PK)"),
+		}})
+	}
+	if c.RetireCode != "" {
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
+			TableName: aws.String(st.table), Key: codeKey(c.RetireCode),
+			UpdateExpression:          aws.String("SET #status = :retired, retiredAt = :at"),
+			ConditionExpression:       aws.String("holderKey = :hk AND #status = :live"),
+			ExpressionAttributeNames:  map[string]string{"#status": "status"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":retired": s(CodeRetired), ":at": ts(c.At), ":hk": s(h.Key), ":live": s(CodeLive)},
+		}})
+	}
+	audit := map[string]types.AttributeValue{
+		AttrPK: s("HOLDER#" + h.Key), AttrSK: s("AUDIT#" + c.At.UTC().Format(time.RFC3339Nano) + "#" + c.RequestID),
+		"what": s(string(c.Kind)), "actor": s(c.Actor), "requestId": s(c.RequestID), "at": ts(c.At),
+		"status": s(h.Status),
+	}
+	items = append(items,
+		types.TransactWriteItem{Put: &types.Put{TableName: aws.String(st.table), Item: audit}},
+		types.TransactWriteItem{Update: &types.Update{
+			TableName: aws.String(st.table), Key: requestKey(c.RequestID),
+			UpdateExpression:          aws.String("SET #status = :ok, code = :code, finishedAt = :at"),
+			ConditionExpression:       aws.String("attribute_not_exists(PK) OR #status <> :ok"),
+			ExpressionAttributeNames:  map[string]string{"#status": "status"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":ok": s("succeeded"), ":code": s(h.Code), ":at": ts(c.At)},
+		}},
+		st.stats.Increment(c.Day, c.Kind),
+	)
+	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err == nil {
+		return nil
+	}
+	var tc *types.TransactionCanceledException
+	if errors.As(err, &tc) {
+		return cancellation(tc, c)
+	}
+	return translate("apply change", err)
+}
+
+// cancellation names the condition that stopped a transaction, by the
+// order the items were added in Apply.
+func cancellation(tc *types.TransactionCanceledException, c Change) error {
+	failed := func(i int) bool {
+		return i < len(tc.CancellationReasons) && aws.ToString(tc.CancellationReasons[i].Code) == "ConditionalCheckFailed"
+	}
+	i := 0
+	if failed(i) {
+		if c.Old.Version == 0 {
+			return ErrAlreadyIssued
+		}
+		return ErrStaleHolder
+	}
+	i++
+	if c.NewCode != "" {
+		if failed(i) {
+			return ErrCodeTaken
+		}
+		i++
+	}
+	if c.RetireCode != "" {
+		if failed(i) {
+			return ErrStaleHolder
+		}
+		i++
+	}
+	if failed(i + 1) {
+		return ErrApplied
+	}
+	for _, r := range tc.CancellationReasons {
+		if code := aws.ToString(r.Code); code == "ThrottlingError" || code == "ProvisionedThroughputExceeded" {
+			return translate("apply change", &types.ProvisionedThroughputExceededException{Message: aws.String(code)})
+		}
+	}
+	return fmt.Errorf("apply change: transaction cancelled: %w", tc)
+}
+
+// Holder reads a holder; ErrNoHolder when there is none.
+func (st *CodeStore) Holder(ctx context.Context, hk string) (Holder, error) {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(st.table), Key: holderKey(hk), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return Holder{}, translate("get holder", err)
+	}
+	if len(out.Item) == 0 {
+		return Holder{}, ErrNoHolder
+	}
+	h := Holder{Key: hk, Sealed: map[string]string{}}
+	h.Code, _ = str(out.Item, "code")
+	h.Status, _ = str(out.Item, "status")
+	h.SuspendedBy, _ = str(out.Item, "suspendedBy")
+	if v, ok := str(out.Item, "issuedAt"); ok {
+		h.IssuedAt, _ = time.Parse(time.RFC3339Nano, v)
+	}
+	if v, ok := str(out.Item, "expiresAt"); ok {
+		h.ExpiresAt, _ = time.Parse(time.RFC3339Nano, v)
+	}
+	y, _ := num(out.Item, "reissueYear")
+	r, _ := num(out.Item, "reissuesInYear")
+	h.Version, _ = num(out.Item, "version")
+	h.ReissueYear, h.ReissuesInYear = int(y), int(r)
+	for name, av := range out.Item {
+		if len(name) > 7 && name[:7] == "sealed_" {
+			if v, ok := av.(*types.AttributeValueMemberS); ok {
+				h.Sealed[name[7:]] = v.Value
+			}
+		}
+	}
+	return h, nil
+}
+
+// CodeOwner says which holder a code belongs to and whether it is live.
+func (st *CodeStore) CodeOwner(ctx context.Context, code string) (holder, status string, err error) {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(st.table), Key: codeKey(code), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return "", "", translate("get code", err)
+	}
+	if len(out.Item) == 0 {
+		return "", "", ErrNoHolder
+	}
+	holder, _ = str(out.Item, "holderKey")
+	status, _ = str(out.Item, "status")
+	return holder, status, nil
+}
