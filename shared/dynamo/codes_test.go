@@ -141,3 +141,41 @@ func TestARequestAppliesOnceAndCodesAreNeverReused(t *testing.T) {
 		t.Fatalf("counts %v", counts[0].Counts)
 	}
 }
+
+func TestRequestLifecycle(t *testing.T) {
+	db := localDynamo(t)
+	ctx := context.Background()
+	rs := NewRequestStore(db, table)
+	st := NewCodeStore(db, table, NewStats(db, table))
+	if err := rs.Queue(ctx, Request{ID: "q1", Owner: "h5", Kind: "issue", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.Queue(ctx, Request{ID: "q1", Owner: "h5", Kind: "issue", CreatedAt: t0}); err == nil {
+		t.Fatal("a request id was used twice")
+	}
+	if r, err := rs.Get(ctx, "q1"); err != nil || r.Status != RequestQueued || r.Owner != "h5" {
+		t.Fatalf("%+v %v", r, err)
+	}
+	if err := st.Apply(ctx, issueChange("q1", "h5", "P500000000000")); err != nil {
+		t.Fatal(err)
+	}
+	// A failure reported late, by a duplicate delivery, leaves the success.
+	if err := rs.Fail(ctx, "q1", "late"); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := rs.Get(ctx, "q1"); r.Status != RequestSucceeded || r.Code != "P500000000000" || r.Error != "" {
+		t.Fatalf("%+v", r)
+	}
+	if err := rs.Queue(ctx, Request{ID: "q2", Owner: "h5", Kind: "issue", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.Fail(ctx, "q2", "already_issued"); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := rs.Get(ctx, "q2"); r.Status != RequestFailed || r.Error != "already_issued" {
+		t.Fatalf("%+v", r)
+	}
+	if _, err := rs.Get(ctx, "nope"); !errors.Is(err, ErrNoRequest) {
+		t.Fatalf("missing request: %v", err)
+	}
+}
