@@ -47,6 +47,7 @@ var (
 
 // CodeAPI is the part of the DynamoDB client the code store uses.
 type CodeAPI interface {
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
@@ -265,4 +266,30 @@ func (st *CodeStore) CodeOwner(ctx context.Context, code string) (holder, status
 	holder, _ = str(out.Item, "holderKey")
 	status, _ = str(out.Item, "status")
 	return holder, status, nil
+}
+
+// ExpiringOn lists the holders whose code expires on day (YYYY-MM-DD, the
+// statistics day), from the expiry index: the daily job reads one day's
+// holders instead of scanning the table.
+func (st *CodeStore) ExpiringOn(ctx context.Context, day string) ([]string, error) {
+	var holders []string
+	p := dynamodb.NewQueryPaginator(st.db, &dynamodb.QueryInput{
+		TableName:                 aws.String(st.table),
+		IndexName:                 aws.String(IndexGSI1),
+		KeyConditionExpression:    aws.String("#pk = :day"),
+		ExpressionAttributeNames:  map[string]string{"#pk": AttrGSI1PK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":day": s("EXPIRY#" + day)},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, translate("query expiring", err)
+		}
+		for _, item := range page.Items {
+			if sk, ok := str(item, AttrGSI1SK); ok && len(sk) > len("HOLDER#") {
+				holders = append(holders, sk[len("HOLDER#"):])
+			}
+		}
+	}
+	return holders, nil
 }

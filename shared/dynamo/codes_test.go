@@ -179,3 +179,24 @@ func TestRequestLifecycle(t *testing.T) {
 		t.Fatalf("missing request: %v", err)
 	}
 }
+
+func TestExpiringOnReadsOneDay(t *testing.T) {
+	db := localDynamo(t)
+	ctx := context.Background()
+	st := NewCodeStore(db, table, NewStats(db, table))
+	for i, hk := range []string{"a", "b", "c"} {
+		c := issueChange("x"+hk, hk, fmt.Sprintf("P60000000000%d", i))
+		c.New.ExpiresAt = t0.AddDate(1, 0, i/2) // a and b on one day, c the next
+		if err := st.Apply(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := st.ExpiringOn(ctx, stats.Day(t0.AddDate(1, 0, 0)))
+	if err != nil || len(got) != 2 {
+		t.Fatalf("%v %v", got, err)
+	}
+	got, _ = st.ExpiringOn(ctx, stats.Day(t0.AddDate(1, 0, 1)))
+	if len(got) != 1 || got[0] != "c" {
+		t.Fatalf("%v", got)
+	}
+}
