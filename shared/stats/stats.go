@@ -21,11 +21,14 @@ const (
 	Cancelled Kind = "cancelled"
 	Renewed   Kind = "renewed"
 	Expired   Kind = "expired"
+	// Updated counts changes of registered details: not asked for, but it
+	// makes "counters = succeeded commands" hold for every command.
+	Updated Kind = "updated"
 )
 
 // Kinds lists every kind, in report order.
 func Kinds() []Kind {
-	return []Kind{Issued, Reissued, Suspended, Resumed, Cancelled, Renewed, Expired}
+	return []Kind{Issued, Reissued, Suspended, Resumed, Cancelled, Renewed, Expired, Updated}
 }
 
 // Valid reports whether k is a known kind.
