@@ -6,6 +6,7 @@
 package functions
 
 import (
+	"github.com/pccc/pccc/shared/codeapi"
 	"github.com/pccc/pccc/shared/identityapi"
 	"github.com/pccc/pccc/shared/platform"
 	"github.com/pccc/pccc/shared/sms"
@@ -17,4 +18,12 @@ var Registry = map[string]platform.Builder{
 	"smscode":    identityapi.BuildSendCode,
 	"smsconfirm": identityapi.BuildConfirmCode,
 	"smssender":  sms.BuildSender,
+
+	"codeissue":     codeapi.BuildIssue,
+	"codereissue":   codeapi.BuildReissue,
+	"codechange":    codeapi.BuildChange,
+	"codelookup":    codeapi.BuildLookup,
+	"requeststatus": codeapi.BuildRequestStatus,
+	"codeworker":    codeapi.BuildWorker,
+	"codeexpiry":    codeapi.BuildExpiry,
 }

@@ -60,6 +60,15 @@ type Config struct {
 	OTPPersonLockAfter  int           // OTP_PERSON_LOCK_AFTER failures a day across verifications, default 10
 	OTPResendCooldown   time.Duration // OTP_RESEND_COOLDOWN, default 60s
 	OTPSendsPerPhoneDay int           // OTP_SENDS_PER_PHONE_PER_DAY, default 5
+
+	// The code's policy (DOMAIN.md; the reissue limit is unconfirmed).
+	ReissuesPerYear   int // REISSUES_PER_YEAR, per Korean calendar year, default 5
+	CodeValidityMonth int // CODE_VALIDITY_MONTHS, default 12
+	RenewalWindowDays int // RENEWAL_WINDOW_DAYS either side of expiry, default 30
+
+	// IdempotencyTTL is how long an Idempotency-Key's answer is replayed
+	// (IDEMPOTENCY_TTL, default 24h, 1m to 7 days).
+	IdempotencyTTL time.Duration
 }
 
 // Local reports whether this is a local run.
@@ -103,6 +112,14 @@ func Load(getenv func(string) string) (Config, error) {
 		OTPPersonLockAfter:  r.integer("OTP_PERSON_LOCK_AFTER", 10, 1, 100),
 		OTPResendCooldown:   r.duration("OTP_RESEND_COOLDOWN", 60*time.Second),
 		OTPSendsPerPhoneDay: r.integer("OTP_SENDS_PER_PHONE_PER_DAY", 5, 1, 100),
+
+		ReissuesPerYear:   r.integer("REISSUES_PER_YEAR", 5, 0, 366),
+		CodeValidityMonth: r.integer("CODE_VALIDITY_MONTHS", 12, 1, 120),
+		RenewalWindowDays: r.integer("RENEWAL_WINDOW_DAYS", 30, 1, 180),
+		IdempotencyTTL:    r.duration("IDEMPOTENCY_TTL", 24*time.Hour),
+	}
+	if c.IdempotencyTTL < time.Minute || c.IdempotencyTTL > 7*24*time.Hour {
+		r.fail("IDEMPOTENCY_TTL", "must be from 1m to 168h")
 	}
 	if len(c.SessionKeys) > 0 {
 		if c.SessionKeyID == "" {

@@ -64,6 +64,10 @@ type Holder struct {
 	ReissuesInYear int
 	Sealed         map[string]string // personal fields, each sealed under its own AAD
 	Version        int64
+	// Due is when the daily job must next look at the holder (expiry, or
+	// the end of the renewal window); zero for none. It is the expiry
+	// index's key.
+	Due time.Time
 }
 
 // Change is one state change of a holder, applied in one transaction with
@@ -71,7 +75,8 @@ type Holder struct {
 type Change struct {
 	RequestID string
 	Actor     string // holder, authority, system
-	Kind      stats.Kind
+	Kind      stats.Kind // the counter to add to
+	Command   string     // what the audit event says happened; default Kind
 	At        time.Time
 	Day       string // the statistics day of At
 	// Old is the holder as read (zero Version: the holder is new or has no
@@ -122,8 +127,11 @@ func (st *CodeStore) Apply(ctx context.Context, c Change) error {
 	item["reissueYear"] = n(int64(h.ReissueYear))
 	item["reissuesInYear"] = n(int64(h.ReissuesInYear))
 	item["version"] = n(c.Old.Version + 1)
-	item[AttrGSI1PK] = s("EXPIRY#" + stats.Day(h.ExpiresAt))
-	item[AttrGSI1SK] = s("HOLDER#" + h.Key)
+	if !h.Due.IsZero() {
+		item[AttrGSI1PK] = s("EXPIRY#" + stats.Day(h.Due))
+		item[AttrGSI1SK] = s("HOLDER#" + h.Key)
+		item["due"] = ts(h.Due)
+	}
 	for name, v := range h.Sealed {
 		item["sealed_"+name] = s(v)
 	}
@@ -157,19 +165,28 @@ func (st *CodeStore) Apply(ctx context.Context, c Change) error {
 			ExpressionAttributeValues: map[string]types.AttributeValue{":retired": s(CodeRetired), ":at": ts(c.At), ":hk": s(h.Key), ":live": s(CodeLive)},
 		}})
 	}
+	what := c.Command
+	if what == "" {
+		what = string(c.Kind)
+	}
 	audit := map[string]types.AttributeValue{
 		AttrPK: s("HOLDER#" + h.Key), AttrSK: s("AUDIT#" + c.At.UTC().Format(time.RFC3339Nano) + "#" + c.RequestID),
-		"what": s(string(c.Kind)), "actor": s(c.Actor), "requestId": s(c.RequestID), "at": ts(c.At),
+		"what": s(what), "actor": s(c.Actor), "requestId": s(c.RequestID), "at": ts(c.At),
 		"status": s(h.Status),
 	}
 	items = append(items,
 		types.TransactWriteItem{Put: &types.Put{TableName: aws.String(st.table), Item: audit}},
 		types.TransactWriteItem{Update: &types.Update{
 			TableName: aws.String(st.table), Key: requestKey(c.RequestID),
-			UpdateExpression:          aws.String("SET #status = :ok, code = :code, finishedAt = :at"),
-			ConditionExpression:       aws.String("attribute_not_exists(PK) OR #status <> :ok"),
-			ExpressionAttributeNames:  map[string]string{"#status": "status"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":ok": s("succeeded"), ":code": s(h.Code), ":at": ts(c.At)},
+			// A request the daily job made has no queued record: this
+			// creates it, with a TTL like any other.
+			UpdateExpression:         aws.String("SET #status = :ok, code = :code, finishedAt = :at, kind = if_not_exists(kind, :kind), #ttl = if_not_exists(#ttl, :ttl) REMOVE #error"),
+			ConditionExpression:      aws.String("attribute_not_exists(PK) OR #status <> :ok"),
+			ExpressionAttributeNames: map[string]string{"#status": "status", "#ttl": AttrTTL, "#error": "error"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":ok": s(RequestSucceeded), ":code": s(h.Code), ":at": ts(c.At), ":kind": s(what),
+				":ttl": n(c.At.Add(requestRetention).Unix()),
+			},
 		}},
 		st.stats.Increment(c.Day, c.Kind),
 	)
@@ -240,6 +257,9 @@ func (st *CodeStore) Holder(ctx context.Context, hk string) (Holder, error) {
 	if v, ok := str(out.Item, "expiresAt"); ok {
 		h.ExpiresAt, _ = time.Parse(time.RFC3339Nano, v)
 	}
+	if v, ok := str(out.Item, "due"); ok {
+		h.Due, _ = time.Parse(time.RFC3339Nano, v)
+	}
 	y, _ := num(out.Item, "reissueYear")
 	r, _ := num(out.Item, "reissuesInYear")
 	h.Version, _ = num(out.Item, "version")
@@ -268,11 +288,17 @@ func (st *CodeStore) CodeOwner(ctx context.Context, code string) (holder, status
 	return holder, status, nil
 }
 
-// ExpiringOn lists the holders whose code expires on day (YYYY-MM-DD, the
-// statistics day), from the expiry index: the daily job reads one day's
-// holders instead of scanning the table.
-func (st *CodeStore) ExpiringOn(ctx context.Context, day string) ([]string, error) {
-	var holders []string
+// DueEntry is one holder of the expiry index.
+type DueEntry struct {
+	HolderKey, Status string
+}
+
+// DueOn lists the holders due on day (YYYY-MM-DD, a Korean day): codes
+// that expire that day and expired codes whose renewal window ends that
+// day, with their status. It reads the expiry index, so the daily job
+// reads one day's holders instead of scanning the table.
+func (st *CodeStore) DueOn(ctx context.Context, day string) ([]DueEntry, error) {
+	var out []DueEntry
 	p := dynamodb.NewQueryPaginator(st.db, &dynamodb.QueryInput{
 		TableName:                 aws.String(st.table),
 		IndexName:                 aws.String(IndexGSI1),
@@ -283,13 +309,27 @@ func (st *CodeStore) ExpiringOn(ctx context.Context, day string) ([]string, erro
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, translate("query expiring", err)
+			return nil, translate("query due", err)
 		}
 		for _, item := range page.Items {
 			if sk, ok := str(item, AttrGSI1SK); ok && len(sk) > len("HOLDER#") {
-				holders = append(holders, sk[len("HOLDER#"):])
+				status, _ := str(item, "status")
+				out = append(out, DueEntry{HolderKey: sk[len("HOLDER#"):], Status: status})
 			}
 		}
 	}
-	return holders, nil
+	return out, nil
+}
+
+// ExpiringOn lists the keys of the holders DueOn day.
+func (st *CodeStore) ExpiringOn(ctx context.Context, day string) ([]string, error) {
+	due, err := st.DueOn(ctx, day)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, len(due))
+	for i, d := range due {
+		keys[i] = d.HolderKey
+	}
+	return keys, nil
 }

@@ -187,6 +187,7 @@ func TestExpiringOnReadsOneDay(t *testing.T) {
 	for i, hk := range []string{"a", "b", "c"} {
 		c := issueChange("x"+hk, hk, fmt.Sprintf("P60000000000%d", i))
 		c.New.ExpiresAt = t0.AddDate(1, 0, i/2) // a and b on one day, c the next
+		c.New.Due = c.New.ExpiresAt
 		if err := st.Apply(ctx, c); err != nil {
 			t.Fatal(err)
 		}

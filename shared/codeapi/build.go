@@ -1,0 +1,207 @@
+package codeapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/pccc/pccc/shared/codes"
+	"github.com/pccc/pccc/shared/dynamo"
+	"github.com/pccc/pccc/shared/holder"
+	"github.com/pccc/pccc/shared/httpapi"
+	"github.com/pccc/pccc/shared/idempotency"
+	"github.com/pccc/pccc/shared/lifecycle"
+	"github.com/pccc/pccc/shared/platform"
+	"github.com/pccc/pccc/shared/sealer"
+	"github.com/pccc/pccc/shared/session"
+)
+
+// Policy is the code policy from the configuration.
+func Policy(d platform.Deps) holder.Policy {
+	c := d.Config
+	return holder.Policy{
+		ReissuesPerYear: c.ReissuesPerYear,
+		ValidityMonths:  c.CodeValidityMonth,
+		RenewalWindow:   time.Duration(c.RenewalWindowDays) * 24 * time.Hour,
+	}
+}
+
+// parts are what the API functions share, built once per cold start.
+type parts struct {
+	d        platform.Deps
+	now      func() time.Time
+	sessions *session.Issuer
+	sealer   *sealer.Sealer
+	codes    *dynamo.CodeStore
+	requests *dynamo.RequestStore
+	guard    *idempotency.Guard
+}
+
+func newParts(d platform.Deps) (*parts, error) {
+	if d.Log == nil || d.AWS == nil || d.AWS.DynamoDB == nil {
+		return nil, errors.New("codes: logger and DynamoDB client are required")
+	}
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
+	cfg := d.Config
+	iss, err := session.New(cfg.SessionKeys, cfg.SessionKeyID, cfg.SessionTTL, now)
+	if err != nil {
+		return nil, fmt.Errorf("codes: PCCC_SESSION_KEYS: %w", err)
+	}
+	seal, err := sealer.New(cfg.DataKeys, cfg.DataKeyID)
+	if err != nil {
+		return nil, fmt.Errorf("codes: PCCC_DATA_KEYS: %w", err)
+	}
+	db := d.AWS.DynamoDB
+	return &parts{
+		d: d, now: now, sessions: iss, sealer: seal,
+		codes:    dynamo.NewCodeStore(db, cfg.TableName, dynamo.NewStats(db, cfg.TableName)),
+		requests: dynamo.NewRequestStore(db, cfg.TableName),
+		guard: &idempotency.Guard{Store: dynamo.NewIdempotencyStore(db, cfg.TableName), TTL: cfg.IdempotencyTTL,
+			Now: now, Log: d.Log},
+	}, nil
+}
+
+// command wraps a command endpoint: the session first, then the key.
+func (p *parts) command(ep session.HolderEndpoint) httpapi.Endpoint {
+	return session.RequireHolder(p.sessions, p.guard.Holder(ep))
+}
+
+func (p *parts) service() (*lifecycle.Service, error) {
+	url := p.d.Getenv("COMMAND_QUEUE_URL")
+	if url == "" || p.d.AWS.SQS == nil {
+		return nil, errors.New("codes: COMMAND_QUEUE_URL and an SQS client are required")
+	}
+	return &lifecycle.Service{
+		Holders: p.codes, Requests: p.requests, Sealer: p.sealer, Policy: Policy(p.d), Now: p.now,
+		Queue: &lifecycle.SQSQueue{SQS: p.d.AWS.SQS, QueueURL: url},
+	}, nil
+}
+
+// BuildIssue builds the issue function (POST /v1/codes).
+func BuildIssue(ctx context.Context, d platform.Deps) (any, error) {
+	p, err := newParts(d)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := p.service()
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.Handler(d.Log, httpapi.Routes{RouteIssue: p.command(Issue(svc))}), nil
+}
+
+// BuildReissue builds the reissue function: the surge's route, in its own
+// function so its concurrency and throttling can be set apart.
+func BuildReissue(ctx context.Context, d platform.Deps) (any, error) {
+	p, err := newParts(d)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := p.service()
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.Handler(d.Log, httpapi.Routes{RouteReissue: p.command(Change(svc, holder.Reissue))}), nil
+}
+
+// BuildChange builds the function for the other changes of a code:
+// suspend, resume, cancel, renew and update.
+func BuildChange(ctx context.Context, d platform.Deps) (any, error) {
+	p, err := newParts(d)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := p.service()
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.Handler(d.Log, httpapi.Routes{
+		RouteSuspend: p.command(Change(svc, holder.Suspend)),
+		RouteResume:  p.command(Change(svc, holder.Resume)),
+		RouteCancel:  p.command(Change(svc, holder.Cancel)),
+		RouteRenew:   p.command(Change(svc, holder.Renew)),
+		RouteUpdate:  p.command(Update(svc)),
+	}), nil
+}
+
+// BuildLookup builds the lookup function (GET /v1/codes/me).
+func BuildLookup(ctx context.Context, d platform.Deps) (any, error) {
+	p, err := newParts(d)
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.Handler(d.Log, httpapi.Routes{
+		RouteLookup: session.RequireHolder(p.sessions, Lookup(p.codes, p.sealer, Policy(d), p.now)),
+	}), nil
+}
+
+// BuildRequestStatus builds the request status function.
+func BuildRequestStatus(ctx context.Context, d platform.Deps) (any, error) {
+	p, err := newParts(d)
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.Handler(d.Log, httpapi.Routes{
+		RouteRequest: session.RequireHolder(p.sessions, RequestStatus(p.requests)),
+	}), nil
+}
+
+// BuildWorker builds the command worker behind the command queue.
+// COMMAND_MAX_RECEIVES must be the queue's maxReceiveCount.
+func BuildWorker(ctx context.Context, d platform.Deps) (any, error) {
+	if d.Log == nil || d.AWS == nil || d.AWS.DynamoDB == nil {
+		return nil, errors.New("worker: logger and DynamoDB client are required")
+	}
+	maxReceives, err := strconv.Atoi(d.Getenv("COMMAND_MAX_RECEIVES"))
+	if err != nil || maxReceives < 1 {
+		return nil, errors.New("worker: COMMAND_MAX_RECEIVES must be the command queue's maxReceiveCount")
+	}
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
+	db, table := d.AWS.DynamoDB, d.Config.TableName
+	w := &lifecycle.Worker{
+		Store:    dynamo.NewCodeStore(db, table, dynamo.NewStats(db, table)),
+		Requests: dynamo.NewRequestStore(db, table),
+		Policy:   Policy(d), Now: now, MaxReceives: maxReceives, Log: d.Log,
+		NewCode: func() (string, error) { return codes.New(nil) },
+	}
+	return w.Handle, nil
+}
+
+// BuildExpiry builds the daily expiry job. EXPIRY_LOOKBACK_DAYS (default 7)
+// is how many past days each run reads again.
+func BuildExpiry(ctx context.Context, d platform.Deps) (any, error) {
+	if d.Log == nil || d.AWS == nil || d.AWS.DynamoDB == nil || d.AWS.SQS == nil {
+		return nil, errors.New("expiry: logger, DynamoDB and SQS clients are required")
+	}
+	url := d.Getenv("COMMAND_QUEUE_URL")
+	if url == "" {
+		return nil, errors.New("expiry: COMMAND_QUEUE_URL is required")
+	}
+	lookback := 7
+	if v := d.Getenv("EXPIRY_LOOKBACK_DAYS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 60 {
+			return nil, errors.New("expiry: EXPIRY_LOOKBACK_DAYS must be 1-60")
+		}
+		lookback = n
+	}
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
+	db, table := d.AWS.DynamoDB, d.Config.TableName
+	e := &lifecycle.Expirer{
+		Index: dynamo.NewCodeStore(db, table, dynamo.NewStats(db, table)),
+		Queue: &lifecycle.SQSQueue{SQS: d.AWS.SQS, QueueURL: url},
+		Now:   now, Lookback: lookback, Log: d.Log,
+	}
+	return e.Handle, nil
+}

@@ -1,0 +1,167 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/pccc/pccc/shared/apperr"
+	"github.com/pccc/pccc/shared/dynamo"
+	"github.com/pccc/pccc/shared/holder"
+	"github.com/pccc/pccc/shared/stats"
+)
+
+// CodeStore is what the worker needs of the code store (dynamo.CodeStore).
+type CodeStore interface {
+	Holder(ctx context.Context, hk string) (dynamo.Holder, error)
+	Apply(ctx context.Context, c dynamo.Change) error
+}
+
+// Failer records why a request failed (dynamo.RequestStore).
+type Failer interface {
+	Fail(ctx context.Context, id, reason string) error
+}
+
+// Worker carries out queued commands.
+type Worker struct {
+	Store    CodeStore
+	Requests Failer
+	Policy   holder.Policy
+	Now      func() time.Time
+	// NewCode returns a fresh code (codes.New with crypto/rand).
+	NewCode func() (string, error)
+	// MaxReceives is the queue's maxReceiveCount: at that receive a
+	// failing command's request is marked failed before the queue moves
+	// the message to the dead-letter queue.
+	MaxReceives int
+	Log         *slog.Logger
+}
+
+// Attempts at one command within one delivery: each retry follows a
+// conflict (another change to the holder won, or a code number was taken),
+// so a few are plenty; after them the queue redelivers.
+const attemptsPerDelivery = 5
+
+// ReasonUnprocessable is what a request says when its command ended in the
+// dead-letter queue.
+const ReasonUnprocessable = "The request could not be carried out. Please send it again; if it keeps failing, contact the help desk."
+
+// Handle processes a batch, reporting each failed message by id.
+func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	var resp events.SQSEventResponse
+	for _, rec := range ev.Records {
+		if err := w.one(ctx, rec); err != nil {
+			// Ids and the error only: the message itself holds no readable
+			// personal data, and we log none of it anyway.
+			w.Log.WarnContext(ctx, "command not carried out", "messageId", rec.MessageId, "err", err.Error())
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+		}
+	}
+	w.Log.InfoContext(ctx, "command batch", "messages", len(ev.Records), "failed", len(resp.BatchItemFailures))
+	return resp, nil
+}
+
+func (w *Worker) one(ctx context.Context, rec events.SQSMessage) error {
+	m, err := ParseMessage(rec.Body)
+	if err == nil {
+		err = w.Execute(ctx, m)
+	}
+	if err == nil {
+		return nil
+	}
+	receives, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
+	if m.RequestID != "" && w.MaxReceives > 0 && receives >= w.MaxReceives {
+		if ferr := w.Requests.Fail(ctx, m.RequestID, ReasonUnprocessable); ferr != nil {
+			return errors.Join(err, ferr)
+		}
+	}
+	return err
+}
+
+// Execute carries out one command. It returns nil when the command is done
+// with: applied, applied before (a duplicate delivery), or refused by the
+// rules (the request then says why). An error means try again later.
+func (w *Worker) Execute(ctx context.Context, m Message) error {
+	for range attemptsPerDelivery {
+		now := w.Now().UTC()
+		h, err := w.Store.Holder(ctx, m.HolderKey)
+		var cur *holder.Record
+		switch {
+		case errors.Is(err, dynamo.ErrNoHolder):
+			h = dynamo.Holder{Key: m.HolderKey}
+		case err != nil:
+			return err
+		default:
+			r := RecordOf(h)
+			cur = &r
+		}
+		next, eff, err := holder.Decide(cur, m.Kind, m.Actor, now, w.Policy)
+		if err != nil {
+			var refusal *apperr.Error
+			if errors.As(err, &refusal) {
+				// The holder changed since the API looked, or this is a
+				// late duplicate of a command that already succeeded (Fail
+				// never overwrites a success).
+				return w.Requests.Fail(ctx, m.RequestID, refusal.Message)
+			}
+			return err
+		}
+		if eff.NewCode {
+			if next.Code, err = w.NewCode(); err != nil {
+				return err
+			}
+		}
+		c := dynamo.Change{
+			RequestID: m.RequestID, Actor: string(m.Actor), Kind: eff.Count, Command: string(m.Kind),
+			At: now, Day: stats.Day(now), Old: h, New: w.stored(h, next, m),
+			RetireCode: eff.RetireCode,
+		}
+		if eff.NewCode {
+			c.NewCode = next.Code
+		}
+		switch err := w.Store.Apply(ctx, c); {
+		case err == nil:
+			w.Log.InfoContext(ctx, "command applied", "requestId", m.RequestID, "kind", string(m.Kind), "status", string(next.Status))
+			return nil
+		case errors.Is(err, dynamo.ErrApplied):
+			w.Log.InfoContext(ctx, "command already applied", "requestId", m.RequestID, "kind", string(m.Kind))
+			return nil
+		case errors.Is(err, dynamo.ErrCodeTaken), errors.Is(err, dynamo.ErrStaleHolder), errors.Is(err, dynamo.ErrAlreadyIssued):
+			continue // read again and decide again
+		default:
+			return err
+		}
+	}
+	return fmt.Errorf("request %s: still conflicting after %d attempts", m.RequestID, attemptsPerDelivery)
+}
+
+// stored is the holder item to write: the decided record, the sealed
+// fields merged in, and when the daily job must look at it next.
+func (w *Worker) stored(old dynamo.Holder, r holder.Record, m Message) dynamo.Holder {
+	sealed := map[string]string{}
+	if m.Kind != holder.Issue {
+		maps.Copy(sealed, old.Sealed)
+	}
+	for k, v := range m.Sealed {
+		if v == "" {
+			delete(sealed, k)
+		} else {
+			sealed[k] = v
+		}
+	}
+	h := dynamo.Holder{
+		Key: m.HolderKey, Code: r.Code, Status: string(r.Status), SuspendedBy: string(r.SuspendedBy),
+		IssuedAt: r.IssuedAt, ExpiresAt: r.ExpiresAt, ReissueYear: r.ReissueYear, ReissuesInYear: r.ReissuesInYear,
+		Sealed: sealed,
+	}
+	if due, ok := r.Due(w.Policy); ok {
+		h.Due = due
+	}
+	return h
+}
