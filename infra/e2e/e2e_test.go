@@ -13,6 +13,7 @@ import (
 
 	"github.com/pccc/pccc/infra/localrun"
 	"github.com/pccc/pccc/infra/localstack"
+	"github.com/pccc/pccc/shared/platform"
 	"github.com/pccc/pccc/shared/testkit"
 )
 
@@ -27,6 +28,13 @@ type system struct {
 // start runs the system on the given stack with extra environment.
 func start(t *testing.T, kind localstack.Kind, env map[string]string) *system {
 	t.Helper()
+	return startWith(t, kind, env, nil)
+}
+
+// startWith is start with the function registry replaced (nil: the real
+// one), for tests that inject faults into a function.
+func startWith(t *testing.T, kind localstack.Kind, env map[string]string, registry map[string]platform.Builder) *system {
+	t.Helper()
 	ctx := context.Background()
 	stack, err := localstack.Start(ctx, kind, localstack.Options{})
 	if err != nil {
@@ -38,6 +46,7 @@ func start(t *testing.T, kind localstack.Kind, env map[string]string) *system {
 		TemplatePath: filepath.Join(repoRoot(t), "template.yaml"),
 		Addr:         "127.0.0.1:0",
 		Stack:        stack,
+		Registry:     registry,
 		FunctionLog:  logs,
 		Log:          logs,
 		Getenv: func(k string) string {
