@@ -255,13 +255,13 @@ func (s *system) sessionFor(t *testing.T, r sim.Resident) string {
 
 // Marker personal data: none of it may appear in clear in a table or a log.
 const (
-	markerKorean  = "마커테스트"
-	markerEnglish = "MARKERPERSON QZXW"
-	markerAddress = "Markerstreet 4242 Qzxw-ro"
-	markerDetail  = "Markerflat 9191"
-	codeMarkerPhone   = "01077778888"
-	codeMarkerPhone2  = "01066665555"
-	markerEmail   = "marker.qzxw@example.org"
+	markerKorean     = "마커테스트"
+	markerEnglish    = "MARKERPERSON QZXW"
+	markerAddress    = "Markerstreet 4242 Qzxw-ro"
+	markerDetail     = "Markerflat 9191"
+	codeMarkerPhone  = "01077778888"
+	codeMarkerPhone2 = "01066665555"
+	markerEmail      = "marker.qzxw@example.org"
 )
 
 func issueBody() string {

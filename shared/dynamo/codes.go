@@ -74,7 +74,7 @@ type Holder struct {
 // its code items, audit event, request status and statistics counter.
 type Change struct {
 	RequestID string
-	Actor     string // holder, authority, system
+	Actor     string     // holder, authority, system
 	Kind      stats.Kind // the counter to add to
 	Command   string     // what the audit event says happened; default Kind
 	At        time.Time
