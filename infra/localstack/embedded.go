@@ -3,6 +3,7 @@ package localstack
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -180,10 +181,14 @@ func releaseGoaws() error {
 // repaired URLs work in requests as well.
 func fixQueueURLs(next http.Handler, port string) http.Handler {
 	fix := queueURLFixer(port)
+	counts := &receiveCounts{n: map[string]int{}}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &recorder{header: http.Header{}, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
 		body := fix(rec.body.Bytes())
+		if r.Header.Get("X-Amz-Target") == "AmazonSQS.ReceiveMessage" && rec.status == http.StatusOK {
+			body = counts.fix(body)
+		}
 		for k, v := range rec.header {
 			w.Header()[k] = v
 		}
@@ -191,6 +196,47 @@ func fixQueueURLs(next http.Handler, port string) http.Handler {
 		w.WriteHeader(rec.status)
 		_, _ = w.Write(body)
 	})
+}
+
+// receiveCounts corrects goaws's ApproximateReceiveCount, which is always
+// 1 (v0.5.4 never increments the count it reports, though it counts
+// redeliveries for its redrive). Consumers that act on the last receive
+// before the dead-letter queue (the SMS sender, the command worker) need
+// the real count: each time a message id is received, its count goes up.
+type receiveCounts struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *receiveCounts) fix(body []byte) []byte {
+	var out map[string]json.RawMessage
+	if json.Unmarshal(body, &out) != nil {
+		return body
+	}
+	var msgs []map[string]json.RawMessage
+	if json.Unmarshal(out["Messages"], &msgs) != nil || len(msgs) == 0 {
+		return body
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range msgs {
+		var id string
+		var attrs map[string]string
+		_ = json.Unmarshal(m["MessageId"], &id)
+		_ = json.Unmarshal(m["Attributes"], &attrs)
+		if id == "" || attrs == nil {
+			continue
+		}
+		c.n[id]++
+		attrs["ApproximateReceiveCount"] = strconv.Itoa(c.n[id])
+		m["Attributes"], _ = json.Marshal(attrs)
+	}
+	out["Messages"], _ = json.Marshal(msgs)
+	fixed, err := json.Marshal(out)
+	if err != nil {
+		return body
+	}
+	return fixed
 }
 
 // queueURLFixer returns a function that points every http URL on the given

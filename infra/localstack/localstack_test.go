@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -410,7 +411,8 @@ func testSQSRedrive(t *testing.T, s *Stack) {
 		t.Helper()
 		deadline := time.Now().Add(wait)
 		for {
-			out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+			out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
+				MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
 			if err != nil {
 				t.Fatalf("ReceiveMessage: %v", err)
 			}
@@ -425,6 +427,11 @@ func testSQSRedrive(t *testing.T, s *Stack) {
 		msgs := receive(main.QueueUrl, 5*time.Second)
 		if len(msgs) != 1 || aws.ToString(msgs[0].MessageId) != aws.ToString(sent.MessageId) {
 			t.Fatalf("receive %d = %d messages, want the sent one", i, len(msgs))
+		}
+		// Consumers act on the last receive before the DLQ: the count must
+		// be true (goaws's is corrected by the embedded stack).
+		if got := msgs[0].Attributes["ApproximateReceiveCount"]; got != strconv.Itoa(i) {
+			t.Fatalf("receive %d: ApproximateReceiveCount = %q", i, got)
 		}
 	}
 	// After maxReceiveCount receives the message belongs to the DLQ. goaws
