@@ -1,0 +1,269 @@
+package lifecycle
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/pccc/pccc/shared/apperr"
+	"github.com/pccc/pccc/shared/dynamo"
+	"github.com/pccc/pccc/shared/holder"
+	"github.com/pccc/pccc/shared/sealer"
+)
+
+// Small fakes of our own interfaces.
+
+type fakeStore struct {
+	holder  *dynamo.Holder
+	applied []dynamo.Change
+	errs    []error // returned by Apply in turn
+}
+
+func (f *fakeStore) Holder(_ context.Context, hk string) (dynamo.Holder, error) {
+	if f.holder == nil {
+		return dynamo.Holder{}, dynamo.ErrNoHolder
+	}
+	return *f.holder, nil
+}
+
+func (f *fakeStore) Apply(_ context.Context, c dynamo.Change) error {
+	if len(f.errs) > 0 {
+		err := f.errs[0]
+		f.errs = f.errs[1:]
+		if err != nil {
+			return err
+		}
+	}
+	f.applied = append(f.applied, c)
+	h := c.New
+	h.Version = c.Old.Version + 1
+	f.holder = &h
+	return nil
+}
+
+type fakeRequests struct {
+	queued []dynamo.Request
+	failed map[string]string
+}
+
+func (f *fakeRequests) Queue(_ context.Context, r dynamo.Request) error {
+	f.queued = append(f.queued, r)
+	return nil
+}
+
+func (f *fakeRequests) Fail(_ context.Context, id, reason string) error {
+	if f.failed == nil {
+		f.failed = map[string]string{}
+	}
+	f.failed[id] = reason
+	return nil
+}
+
+type fakeQueue struct {
+	sent []Message
+	err  error
+}
+
+func (f *fakeQueue) Send(_ context.Context, m Message) error {
+	if f.err != nil {
+		return f.err
+	}
+	f.sent = append(f.sent, m)
+	return nil
+}
+
+var t0 = time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
+
+func newSealer(t *testing.T) *sealer.Sealer {
+	s, err := sealer.New(map[string][]byte{"k1": []byte(strings.Repeat("d", 32))}, "k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func service(t *testing.T, st *fakeStore) (*Service, *fakeRequests, *fakeQueue) {
+	rq, q := &fakeRequests{}, &fakeQueue{}
+	return &Service{Holders: st, Requests: rq, Queue: q, Sealer: newSealer(t), Policy: holder.DefaultPolicy(),
+		Now: func() time.Time { return t0 }}, rq, q
+}
+
+func TestSubmitSealsAndQueues(t *testing.T) {
+	svc, rq, q := service(t, &fakeStore{})
+	req, err := svc.Submit(context.Background(), "hk", Command{Kind: holder.Issue, Fields: map[string]string{"phone": "01012345678", "email": ""}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rq.queued) != 1 || rq.queued[0].Owner != "hk" || len(q.sent) != 1 || q.sent[0].RequestID != req.ID {
+		t.Fatalf("queued %+v sent %+v", rq.queued, q.sent)
+	}
+	b, _ := json.Marshal(q.sent[0])
+	if strings.Contains(string(b), "01012345678") {
+		t.Fatal("the message holds the phone in clear")
+	}
+	plain, err := newSealer(t).Open(FieldAAD("hk", "phone"), q.sent[0].Sealed["phone"])
+	if err != nil || string(plain) != "01012345678" {
+		t.Fatalf("sealed phone: %q %v", plain, err)
+	}
+	if _, err := newSealer(t).Open(FieldAAD("other", "phone"), q.sent[0].Sealed["phone"]); err == nil {
+		t.Fatal("a field sealed for one holder opened for another")
+	}
+	if v, ok := q.sent[0].Sealed["email"]; !ok || v != "" {
+		t.Fatal("an emptied field is not carried as a removal")
+	}
+}
+
+func TestSubmitRefusesAtOnce(t *testing.T) {
+	live := &dynamo.Holder{Key: "hk", Code: "P1", Status: "active", ExpiresAt: t0.AddDate(1, 0, 0), Version: 1}
+	svc, rq, q := service(t, &fakeStore{holder: live})
+	if _, err := svc.Submit(context.Background(), "hk", Command{Kind: holder.Issue}); err != holder.ErrLiveCode {
+		t.Fatalf("issue over a live code: %v", err)
+	}
+	if len(rq.queued)+len(q.sent) != 0 {
+		t.Fatal("a refused command was recorded or queued")
+	}
+}
+
+func TestSubmitQueueDown(t *testing.T) {
+	svc, rq, q := service(t, &fakeStore{})
+	q.err = errors.New("sqs down")
+	_, err := svc.Submit(context.Background(), "hk", Command{Kind: holder.Issue})
+	if e := apperr.As(err); e.Code != apperr.Overloaded || e.RetryAfter == 0 {
+		t.Fatalf("%v", err)
+	}
+	if len(rq.queued) != 1 || rq.failed[rq.queued[0].ID] == "" {
+		t.Fatalf("the request was not marked failed: %+v", rq)
+	}
+}
+
+func worker(st *fakeStore, rq *fakeRequests) *Worker {
+	n := 0
+	return &Worker{Store: st, Requests: rq, Policy: holder.DefaultPolicy(), Now: func() time.Time { return t0 }, MaxReceives: 5,
+		Log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		NewCode: func() (string, error) {
+			n++
+			return []string{"P100000000005", "P100000000013", "P100000000021"}[n-1], nil
+		}}
+}
+
+func sqsEvent(receives string, bodies ...string) events.SQSEvent {
+	var ev events.SQSEvent
+	for i, b := range bodies {
+		ev.Records = append(ev.Records, events.SQSMessage{MessageId: string(rune('a' + i)), Body: b,
+			Attributes: map[string]string{"ApproximateReceiveCount": receives}})
+	}
+	return ev
+}
+
+func body(m Message) string {
+	m.V = MessageVersion
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+func TestWorkerBatch(t *testing.T) {
+	st, rq := &fakeStore{}, &fakeRequests{}
+	w := worker(st, rq)
+	issue := body(Message{RequestID: "r1", Kind: holder.Issue, Actor: holder.ByHolder, HolderKey: "hk", Sealed: map[string]string{"phone": "sealed"}})
+	resume := body(Message{RequestID: "r2", Kind: holder.Resume, Actor: holder.ByHolder, HolderKey: "hk"})
+	poison := `{"v":1,"requestId":"r3","kind":"frobnicate","actor":"holder","holderKey":"hk"}`
+	resp, err := w.Handle(context.Background(), sqsEvent("1", issue, resume, poison, "not json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failed []string
+	for _, f := range resp.BatchItemFailures {
+		failed = append(failed, f.ItemIdentifier)
+	}
+	// The issue applies; the resume is refused by the rules (not retried,
+	// the request says why); the two unreadable messages are retried.
+	if strings.Join(failed, ",") != "c,d" {
+		t.Fatalf("batch failures %v", failed)
+	}
+	if len(st.applied) != 1 || st.applied[0].NewCode != "P100000000005" || st.holder.Sealed["phone"] != "sealed" || st.holder.Due.IsZero() {
+		t.Fatalf("applied %+v", st.applied)
+	}
+	if rq.failed["r2"] == "" || rq.failed["r3"] != "" {
+		t.Fatalf("failed %v", rq.failed)
+	}
+	// At the last receive the request of an unreadable command is failed.
+	_, _ = w.Handle(context.Background(), sqsEvent("5", poison))
+	if rq.failed["r3"] != ReasonUnprocessable {
+		t.Fatalf("at the last receive: %v", rq.failed)
+	}
+}
+
+func TestWorkerRetriesConflictsAndIgnoresDuplicates(t *testing.T) {
+	st := &fakeStore{errs: []error{dynamo.ErrCodeTaken, dynamo.ErrStaleHolder}}
+	rq := &fakeRequests{}
+	w := worker(st, rq)
+	if err := w.Execute(context.Background(), Message{RequestID: "r1", Kind: holder.Issue, Actor: holder.ByHolder, HolderKey: "hk"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.applied) != 1 || st.applied[0].NewCode != "P100000000021" {
+		t.Fatalf("after a taken code and a stale read: %+v", st.applied)
+	}
+	st.errs = []error{dynamo.ErrApplied}
+	if err := w.Execute(context.Background(), Message{RequestID: "r2", Kind: holder.Suspend, Actor: holder.ByHolder, HolderKey: "hk"}); err != nil {
+		t.Fatalf("a duplicate: %v", err)
+	}
+	if len(st.applied) != 1 || len(rq.failed) != 0 {
+		t.Fatalf("a duplicate had an effect: %+v %v", st.applied, rq.failed)
+	}
+	st.errs = []error{errors.New("throttled")}
+	if err := w.Execute(context.Background(), Message{RequestID: "r3", Kind: holder.Suspend, Actor: holder.ByHolder, HolderKey: "hk"}); err == nil {
+		t.Fatal("a store error was swallowed")
+	}
+}
+
+func TestUpdateMergesSealedFields(t *testing.T) {
+	st := &fakeStore{holder: &dynamo.Holder{Key: "hk", Code: "P1", Status: "active", ExpiresAt: t0.AddDate(0, 6, 0), Version: 3,
+		Sealed: map[string]string{"phone": "old", "email": "mail", "englishName": "name"}}}
+	w := worker(st, &fakeRequests{})
+	err := w.Execute(context.Background(), Message{RequestID: "r", Kind: holder.Update, Actor: holder.ByHolder, HolderKey: "hk",
+		Sealed: map[string]string{"phone": "new", "email": ""}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := st.holder.Sealed
+	if got["phone"] != "new" || got["englishName"] != "name" || len(got) != 2 {
+		t.Fatalf("sealed after update: %v", got)
+	}
+	if !st.holder.ExpiresAt.Equal(t0.AddDate(1, 0, 0)) {
+		t.Fatalf("validity not restarted: %v", st.holder.ExpiresAt)
+	}
+}
+
+func TestExpirerQueuesDueHolders(t *testing.T) {
+	q := &fakeQueue{}
+	e := &Expirer{Index: dueIndex{"2026-11-30": {{HolderKey: "a", Status: "active"}}, "2026-11-25": {{HolderKey: "b", Status: "expired"}}},
+		Queue: q, Now: func() time.Time { return t0 }, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	res, err := e.Handle(context.Background(), json.RawMessage(`{"detail-type":"Scheduled Event"}`))
+	if err != nil || res.Queued != 2 || res.Days[6] != "2026-11-30" || res.Days[0] != "2026-11-24" {
+		t.Fatalf("%+v %v", res, err)
+	}
+	kinds := map[string]holder.Kind{}
+	for _, m := range q.sent {
+		kinds[m.HolderKey] = m.Kind
+		if m.Actor != holder.BySystem || !strings.HasPrefix(m.RequestID, "sys-") {
+			t.Errorf("message %+v", m)
+		}
+	}
+	if kinds["a"] != holder.Expire || kinds["b"] != holder.Lapse {
+		t.Fatalf("kinds %v", kinds)
+	}
+	if _, err := e.Handle(context.Background(), json.RawMessage(`{"day":"yesterday"}`)); err == nil {
+		t.Fatal("a bad day was accepted")
+	}
+}
+
+type dueIndex map[string][]dynamo.DueEntry
+
+func (d dueIndex) DueOn(_ context.Context, day string) ([]dynamo.DueEntry, error) { return d[day], nil }
