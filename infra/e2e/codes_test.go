@@ -544,6 +544,73 @@ func TestCodeConcurrency(t *testing.T) {
 				t.Fatalf("counters %v, want issued 1, reissued %d", got, ok)
 			}
 		})
+
+		t.Run("after a mixed run the counters equal the succeeded commands", func(t *testing.T) {
+			before := countsToday(t, s, began)
+			counted := map[string]stats.Kind{"issue": stats.Issued, "reissue": stats.Reissued, "suspend": stats.Suspended,
+				"resume": stats.Resumed, "cancel": stats.Cancelled, "update": stats.Updated, "renew": stats.Renewed}
+			steps := []struct{ method, path, body string }{
+				{"POST", "/v1/codes", issueBody()},
+				{"POST", "/v1/codes/me/suspend", ""},
+				{"POST", "/v1/codes/me/resume", ""},
+				{"POST", "/v1/codes/me/reissue", `{"reason":"leak_concern"}`},
+				{"PATCH", "/v1/codes/me", `{"email":"x@example.com"}`},
+				{"POST", "/v1/codes/me/suspend", ""},
+				{"POST", "/v1/codes/me/cancel", ""},
+			}
+			var mu sync.Mutex
+			succeeded := map[stats.Kind]int64{}
+			var wg sync.WaitGroup
+			for h := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					tok := mint(t, "mixed-"+string(kind)+"-"+string(rune('a'+h)))
+					for _, st := range steps {
+						// Each step twice at once, as an impatient person
+						// would: both may be queued; the rules decide.
+						var ids []string
+						var inner sync.WaitGroup
+						var imu sync.Mutex
+						for range 2 {
+							inner.Add(1)
+							go func() {
+								defer inner.Done()
+								r := s.call(t, st.method, st.path, tok, "", st.body)
+								if r.status == 202 {
+									imu.Lock()
+									ids = append(ids, r.body["requestId"].(string))
+									imu.Unlock()
+								} else if r.status >= 500 {
+									t.Errorf("%s %s: %d %s", st.method, st.path, r.status, r.raw)
+								}
+							}()
+						}
+						inner.Wait()
+						_, views := s.waitAll(t, tok, ids)
+						mu.Lock()
+						for _, v := range views {
+							if v["status"] == "succeeded" {
+								succeeded[counted[v["kind"].(string)]]++
+							}
+						}
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			after := countsToday(t, s, began)
+			total := int64(0)
+			for _, k := range stats.Kinds() {
+				if d := after[k] - before[k]; d != succeeded[k] {
+					t.Errorf("counter %s rose by %d, %d such commands succeeded", k, d, succeeded[k])
+				}
+				total += succeeded[k]
+			}
+			if succeeded[stats.Issued] != 8 || succeeded[stats.Cancelled] != 8 || total < int64(8*len(steps)) {
+				t.Errorf("succeeded %v: every holder should have gone through every step", succeeded)
+			}
+		})
 	})
 }
 
