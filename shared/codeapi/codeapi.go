@@ -182,8 +182,8 @@ type CodeView struct {
 	SuspendedBy      string           `json:"suspendedBy,omitempty"`
 	IssuedAt         string           `json:"issuedAt"`
 	ExpiresAt        string           `json:"expiresAt"`
-	RenewableFrom    string           `json:"renewableFrom"`
-	RenewableUntil   string           `json:"renewableUntil"`
+	RenewableFrom    string           `json:"renewableFrom,omitempty"`
+	RenewableUntil   string           `json:"renewableUntil,omitempty"`
 	ReissuesThisYear int              `json:"reissuesThisYear"`
 	ReissuesLeft     int              `json:"reissuesLeft"`
 	KoreanName       string           `json:"koreanName,omitempty"`
@@ -237,10 +237,14 @@ func Lookup(hs Holders, open Opener, p holder.Policy, now func() time.Time) sess
 		v := CodeView{
 			Code: r.Code, Status: string(status), SuspendedBy: string(r.SuspendedBy),
 			IssuedAt: rfc3339(r.IssuedAt), ExpiresAt: rfc3339(r.ExpiresAt),
-			RenewableFrom: rfc3339(r.ExpiresAt.Add(-p.RenewalWindow)), RenewableUntil: rfc3339(r.ExpiresAt.Add(p.RenewalWindow)),
 			ReissuesThisYear: r.ReissuesUsed(t), ReissuesLeft: r.ReissuesLeft(t, p),
 			KoreanName: d.KoreanName, EnglishName: d.EnglishName, Nationality: d.Nationality,
 			Addresses: d.Addresses, Phone: d.Phone, Email: d.Email,
+		}
+		if status != holder.Cancelled {
+			// The window a renewal is accepted in; a cancelled code has none.
+			v.RenewableFrom = rfc3339(r.ExpiresAt.Add(-p.RenewalWindow))
+			v.RenewableUntil = rfc3339(r.ExpiresAt.Add(p.RenewalWindow))
 		}
 		if v.Addresses == nil {
 			v.Addresses = []holder.Address{}
