@@ -73,40 +73,17 @@ func holderOf(t *testing.T, token string) string {
 // call sends a request with a bearer token and optional idempotency key.
 func (s *system) call(t *testing.T, method, path, token, key, body string) reply {
 	t.Helper()
-	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := map[string]string{}
 	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+		h["Content-Type"] = "application/json"
 	}
 	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		h["Authorization"] = "Bearer " + token
 	}
 	if key != "" {
-		req.Header.Set("Idempotency-Key", key)
+		h["Idempotency-Key"] = key
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	var raw strings.Builder
-	buf := make([]byte, 4096)
-	for {
-		n, err := resp.Body.Read(buf)
-		raw.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	r := reply{status: resp.StatusCode, header: resp.Header, raw: raw.String()}
-	_ = json.Unmarshal([]byte(r.raw), &r.body)
-	if e, ok := r.body["error"].(map[string]any); ok {
-		r.errCode, _ = e["code"].(string)
-		r.fields, _ = e["fields"].(map[string]any)
-	}
-	return r
+	return s.send(t, method, path, h, body)
 }
 
 // accepted checks a 202 and returns the request id.

@@ -97,12 +97,22 @@ type reply struct {
 
 func (s *system) do(t *testing.T, method, path, contentType, body string) reply {
 	t.Helper()
+	h := map[string]string{}
+	if contentType != "" {
+		h["Content-Type"] = contentType
+	}
+	return s.send(t, method, path, h, body)
+}
+
+// send makes one request with the given headers and decodes the answer.
+func (s *system) send(t *testing.T, method, path string, headers map[string]string, body string) reply {
+	t.Helper()
 	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -82,8 +82,9 @@ func (p *parts) service() (*lifecycle.Service, error) {
 	}, nil
 }
 
-// BuildIssue builds the issue function (POST /v1/codes).
-func BuildIssue(ctx context.Context, d platform.Deps) (any, error) {
+// commandFunction builds a function serving command routes, each wrapped
+// in the session check and the idempotency key.
+func commandFunction(d platform.Deps, routes func(*lifecycle.Service) map[string]session.HolderEndpoint) (any, error) {
 	p, err := newParts(d)
 	if err != nil {
 		return nil, err
@@ -92,41 +93,40 @@ func BuildIssue(ctx context.Context, d platform.Deps) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return httpapi.Handler(d.Log, httpapi.Routes{RouteIssue: p.command(Issue(svc))}), nil
+	out := httpapi.Routes{}
+	for route, ep := range routes(svc) {
+		out[route] = p.command(ep)
+	}
+	return httpapi.Handler(d.Log, out), nil
+}
+
+// BuildIssue builds the issue function (POST /v1/codes).
+func BuildIssue(ctx context.Context, d platform.Deps) (any, error) {
+	return commandFunction(d, func(svc *lifecycle.Service) map[string]session.HolderEndpoint {
+		return map[string]session.HolderEndpoint{RouteIssue: Issue(svc)}
+	})
 }
 
 // BuildReissue builds the reissue function: the surge's route, in its own
 // function so its concurrency and throttling can be set apart.
 func BuildReissue(ctx context.Context, d platform.Deps) (any, error) {
-	p, err := newParts(d)
-	if err != nil {
-		return nil, err
-	}
-	svc, err := p.service()
-	if err != nil {
-		return nil, err
-	}
-	return httpapi.Handler(d.Log, httpapi.Routes{RouteReissue: p.command(Change(svc, holder.Reissue))}), nil
+	return commandFunction(d, func(svc *lifecycle.Service) map[string]session.HolderEndpoint {
+		return map[string]session.HolderEndpoint{RouteReissue: Change(svc, holder.Reissue)}
+	})
 }
 
 // BuildChange builds the function for the other changes of a code:
 // suspend, resume, cancel, renew and update.
 func BuildChange(ctx context.Context, d platform.Deps) (any, error) {
-	p, err := newParts(d)
-	if err != nil {
-		return nil, err
-	}
-	svc, err := p.service()
-	if err != nil {
-		return nil, err
-	}
-	return httpapi.Handler(d.Log, httpapi.Routes{
-		RouteSuspend: p.command(Change(svc, holder.Suspend)),
-		RouteResume:  p.command(Change(svc, holder.Resume)),
-		RouteCancel:  p.command(Change(svc, holder.Cancel)),
-		RouteRenew:   p.command(Change(svc, holder.Renew)),
-		RouteUpdate:  p.command(Update(svc)),
-	}), nil
+	return commandFunction(d, func(svc *lifecycle.Service) map[string]session.HolderEndpoint {
+		return map[string]session.HolderEndpoint{
+			RouteSuspend: Change(svc, holder.Suspend),
+			RouteResume:  Change(svc, holder.Resume),
+			RouteCancel:  Change(svc, holder.Cancel),
+			RouteRenew:   Change(svc, holder.Renew),
+			RouteUpdate:  Update(svc),
+		}
+	})
 }
 
 // BuildLookup builds the lookup function (GET /v1/codes/me).

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -14,6 +13,7 @@ import (
 	"github.com/pccc/pccc/shared/apperr"
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/holder"
+	"github.com/pccc/pccc/shared/sqsbatch"
 	"github.com/pccc/pccc/shared/stats"
 )
 
@@ -54,34 +54,19 @@ const ReasonUnprocessable = "The request could not be carried out. Please send i
 
 // Handle processes a batch, reporting each failed message by id.
 func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	var resp events.SQSEventResponse
-	for _, rec := range ev.Records {
-		if err := w.one(ctx, rec); err != nil {
-			// Ids and the error only: the message itself holds no readable
-			// personal data, and we log none of it anyway.
-			w.Log.WarnContext(ctx, "command not carried out", "messageId", rec.MessageId, "err", err.Error())
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+	p := &sqsbatch.Processor{Name: "command", MaxReceives: w.MaxReceives, Log: w.Log}
+	return p.Process(ctx, ev, func(ctx context.Context, rec events.SQSMessage) error {
+		m, err := ParseMessage(rec.Body)
+		if err == nil {
+			err = w.Execute(ctx, m)
 		}
-	}
-	w.Log.InfoContext(ctx, "command batch", "messages", len(ev.Records), "failed", len(resp.BatchItemFailures))
-	return resp, nil
-}
-
-func (w *Worker) one(ctx context.Context, rec events.SQSMessage) error {
-	m, err := ParseMessage(rec.Body)
-	if err == nil {
-		err = w.Execute(ctx, m)
-	}
-	if err == nil {
-		return nil
-	}
-	receives, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
-	if m.RequestID != "" && w.MaxReceives > 0 && receives >= w.MaxReceives {
-		if ferr := w.Requests.Fail(ctx, m.RequestID, ReasonUnprocessable); ferr != nil {
-			return errors.Join(err, ferr)
+		if err != nil && m.RequestID != "" && p.LastReceive(rec) {
+			if ferr := w.Requests.Fail(ctx, m.RequestID, ReasonUnprocessable); ferr != nil {
+				return errors.Join(err, ferr)
+			}
 		}
-	}
-	return err
+		return err
+	}), nil
 }
 
 // Execute carries out one command. It returns nil when the command is done

@@ -12,13 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/pccc/pccc/shared/identity"
+	"github.com/pccc/pccc/shared/sqsbatch"
 )
 
 // Envelope is the body of an outbox message: which verification it belongs
@@ -80,22 +80,16 @@ type Sender struct {
 
 // Handle sends a batch.
 func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	var resp events.SQSEventResponse
-	for _, m := range ev.Records {
-		if err := s.one(ctx, m); err != nil {
-			// The message id and the reason only: never the phone or text.
-			s.Log.WarnContext(ctx, "sms not sent", "messageId", m.MessageId, "err", err.Error())
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
-		}
-	}
-	s.Log.InfoContext(ctx, "sms batch", "messages", len(ev.Records), "failed", len(resp.BatchItemFailures))
-	return resp, nil
+	p := &sqsbatch.Processor{Name: "sms", MaxReceives: s.MaxReceives, Log: s.Log}
+	return p.Process(ctx, ev, func(ctx context.Context, m events.SQSMessage) error {
+		return s.one(ctx, m, p.LastReceive(m))
+	}), nil
 }
 
 // errPoison is a message that can never be sent, however often it is tried.
 var errPoison = errors.New("unreadable message")
 
-func (s *Sender) one(ctx context.Context, m events.SQSMessage) error {
+func (s *Sender) one(ctx context.Context, m events.SQSMessage, last bool) error {
 	var env Envelope
 	err := json.Unmarshal([]byte(m.Body), &env)
 	if err == nil && env.VerificationID == "" {
@@ -117,8 +111,7 @@ func (s *Sender) one(ctx context.Context, m events.SQSMessage) error {
 	if err == nil {
 		return nil
 	}
-	receives, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
-	if env.VerificationID != "" && s.MaxReceives > 0 && receives >= s.MaxReceives {
+	if env.VerificationID != "" && last {
 		if mErr := s.Deliveries.MarkDeliveryFailed(ctx, env.VerificationID); mErr != nil {
 			return errors.Join(err, mErr)
 		}
