@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/pccc/pccc/infra/consistency"
 	"github.com/pccc/pccc/infra/localstack"
 	"github.com/pccc/pccc/infra/sim"
 	"github.com/pccc/pccc/shared/awsclient"
@@ -449,6 +450,7 @@ func TestCodeConcurrency(t *testing.T) {
 		began := time.Now()
 		hk := "concurrency-holder-" + string(kind)
 		tok := mint(t, hk)
+		var answered []string // every request answered 202, for the checker
 
 		t.Run("fifty parallel issues yield one code", func(t *testing.T) {
 			var mu sync.Mutex
@@ -472,6 +474,7 @@ func TestCodeConcurrency(t *testing.T) {
 			}
 			wg.Wait()
 			ok, views := s.waitAll(t, tok, ids)
+			answered = append(answered, ids...)
 			if ok != 1 {
 				t.Fatalf("%d of %d queued issues succeeded", ok, len(ids))
 			}
@@ -505,6 +508,7 @@ func TestCodeConcurrency(t *testing.T) {
 			}
 			wg.Wait()
 			ok, _ := s.waitAll(t, tok, ids)
+			answered = append(answered, ids...)
 			if ok < 1 || ok > 5 {
 				t.Fatalf("%d reissues succeeded (quota 5)", ok)
 			}
@@ -566,6 +570,7 @@ func TestCodeConcurrency(t *testing.T) {
 						inner.Wait()
 						_, views := s.waitAll(t, tok, ids)
 						mu.Lock()
+						answered = append(answered, ids...)
 						for _, v := range views {
 							if v["status"] == "succeeded" {
 								succeeded[counted[v["kind"].(string)]]++
@@ -586,6 +591,16 @@ func TestCodeConcurrency(t *testing.T) {
 			}
 			if succeeded[stats.Issued] != 8 || succeeded[stats.Cancelled] != 8 || total < int64(8*len(steps)) {
 				t.Errorf("succeeded %v: every holder should have gone through every step", succeeded)
+			}
+		})
+
+		t.Run("the consistency checker finds nothing wrong", func(t *testing.T) {
+			rep, err := consistency.Check(context.Background(), clients(t, s).DynamoDB, localTable, consistency.Input{Answered: answered})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rep.OK() || rep.Succeeded == 0 || rep.Failed == 0 || len(answered) < 100 {
+				t.Fatalf("%d answered; report %+v", len(answered), rep)
 			}
 		})
 	})

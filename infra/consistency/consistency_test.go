@@ -1,0 +1,107 @@
+package consistency
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/truora/minidyn/server"
+
+	"github.com/pccc/pccc/shared/awsclient"
+	"github.com/pccc/pccc/shared/dynamo"
+	"github.com/pccc/pccc/shared/stats"
+)
+
+const table = "pccc-check"
+
+func db(t *testing.T) *dynamodb.Client {
+	t.Helper()
+	srv := httptest.NewServer(server.NewServer())
+	t.Cleanup(srv.Close)
+	c, err := awsclient.New(context.Background(), awsclient.Options{DynamoDBEndpoint: srv.URL, Region: "ap-northeast-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DynamoDB.CreateTable(context.Background(), dynamo.TableSchema(table)); err != nil {
+		t.Fatal(err)
+	}
+	return c.DynamoDB
+}
+
+// A run the real store made is consistent; each kind of damage done to it
+// by hand is found.
+func TestCheck(t *testing.T) {
+	ctx := context.Background()
+	d := db(t)
+	st := dynamo.NewCodeStore(d, table, dynamo.NewStats(d, table))
+	requests := dynamo.NewRequestStore(d, table)
+	at := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
+	issue := func(id, hk, code string) {
+		t.Helper()
+		if err := requests.Queue(ctx, dynamo.Request{ID: id, Owner: hk, Kind: "issue", CreatedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+		h := dynamo.Holder{Key: hk, Code: code, Status: "active", IssuedAt: at, ExpiresAt: at.AddDate(1, 0, 0)}
+		if err := st.Apply(ctx, dynamo.Change{RequestID: id, Actor: "holder", Kind: stats.Issued, Command: "issue", At: at,
+			Day: stats.Day(at), New: h, NewCode: code}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	issue("r1", "h1", "P100000000005")
+	issue("r2", "h2", "P100000000013")
+	if err := requests.Queue(ctx, dynamo.Request{ID: "r3", Owner: "h1", Kind: "issue", CreatedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	if err := requests.Fail(ctx, "r3", "You already have a live code."); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Check(ctx, d, table, Input{Answered: []string{"r1", "r2", "r3"}, DeadLetters: []string{`{"requestId":"r3"}`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || rep.Succeeded != 2 || rep.Failed != 1 || rep.LiveCodes != 2 || rep.Counters[stats.Issued] != 2 {
+		t.Fatalf("a consistent run: %+v", rep)
+	}
+
+	put := func(item map[string]types.AttributeValue) {
+		t.Helper()
+		if _, err := d.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	// Damage: a second live code for h1, a stuck request, a failure
+	// without reason, a counter with no command behind it.
+	put(map[string]types.AttributeValue{"PK": s("CODE#P100000000021"), "SK": s("CODE"), "holderKey": s("h1"), "status": s("live")})
+	if err := requests.Queue(ctx, dynamo.Request{ID: "r4", Owner: "h2", Kind: "suspend", CreatedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	put(map[string]types.AttributeValue{"PK": s("REQ#r5"), "SK": s("REQ"), "status": s("failed"), "kind": s("cancel")})
+	put(map[string]types.AttributeValue{"PK": s("STAT#2026-12-01#99"), "SK": s("STAT"), "reissued": &types.AttributeValueMemberN{Value: "3"}})
+	rep, err = Check(ctx, d, table, Input{Answered: []string{"r1", "r2", "r3", "r4", "gone"}, DeadLetters: []string{`{"requestId":"r4"}`, `garbage`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(rep.Violations, "\n")
+	for _, want := range []string{
+		"holder h1 has 2 live codes",
+		"request r4 is still queued",
+		"request gone was answered 202 but has no record",
+		"request r5 failed without a reason",
+		"counter reissued is 3, succeeded commands of that kind 0",
+		"dead letter for request r4, which is queued",
+		"a dead letter names no request",
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("not found: %q\nin:\n%s", want, all)
+		}
+	}
+	if rep.Stuck != 1 || rep.Lost != 1 {
+		t.Errorf("stuck %d lost %d", rep.Stuck, rep.Lost)
+	}
+}
