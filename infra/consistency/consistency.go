@@ -47,10 +47,10 @@ type Input struct {
 // Report is the result: counts, and one line per violation.
 type Report struct {
 	Requests, Succeeded, Failed, Stuck, Lost int
-	Holders, LiveCodes, RetiredCodes      int
-	DeadLetters                           int
-	Counters, SucceededByKind             map[stats.Kind]int64
-	Violations                            []string
+	Holders, LiveCodes, RetiredCodes         int
+	DeadLetters                              int
+	Counters, SucceededByKind                map[stats.Kind]int64
+	Violations                               []string
 }
 
 // OK reports whether nothing was violated.
