@@ -186,8 +186,15 @@ func fixQueueURLs(next http.Handler, port string) http.Handler {
 		rec := &recorder{header: http.Header{}, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
 		body := fix(rec.body.Bytes())
-		if r.Header.Get("X-Amz-Target") == "AmazonSQS.ReceiveMessage" && rec.status == http.StatusOK {
-			body = counts.fix(body)
+		switch r.Header.Get("X-Amz-Target") {
+		case "AmazonSQS.ReceiveMessage":
+			if rec.status == http.StatusOK {
+				body = counts.fix(body)
+			}
+		case "AmazonSQS.GetQueueAttributes":
+			if rec.status == http.StatusOK {
+				body = fixVisibleCount(body)
+			}
 		}
 		for k, v := range rec.header {
 			w.Header()[k] = v
@@ -232,6 +239,30 @@ func (c *receiveCounts) fix(body []byte) []byte {
 		m["Attributes"], _ = json.Marshal(attrs)
 	}
 	out["Messages"], _ = json.Marshal(msgs)
+	fixed, err := json.Marshal(out)
+	if err != nil {
+		return body
+	}
+	return fixed
+}
+
+// fixVisibleCount corrects goaws's ApproximateNumberOfMessages, which
+// counts the messages in flight too (SQS counts only the visible ones, and
+// reports the others as ApproximateNumberOfMessagesNotVisible). When both
+// are asked for, the in-flight ones are taken out.
+func fixVisibleCount(body []byte) []byte {
+	var out struct {
+		Attributes map[string]string `json:"Attributes"`
+	}
+	if json.Unmarshal(body, &out) != nil || out.Attributes == nil {
+		return body
+	}
+	all, err1 := strconv.Atoi(out.Attributes["ApproximateNumberOfMessages"])
+	hidden, err2 := strconv.Atoi(out.Attributes["ApproximateNumberOfMessagesNotVisible"])
+	if err1 != nil || err2 != nil {
+		return body
+	}
+	out.Attributes["ApproximateNumberOfMessages"] = strconv.Itoa(max(0, all-hidden))
 	fixed, err := json.Marshal(out)
 	if err != nil {
 		return body

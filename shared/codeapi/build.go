@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/pccc/pccc/shared/admission"
 	"github.com/pccc/pccc/shared/codes"
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/holder"
@@ -76,9 +77,14 @@ func (p *parts) service() (*lifecycle.Service, error) {
 	if url == "" || p.d.AWS.SQS == nil {
 		return nil, errors.New("codes: COMMAND_QUEUE_URL and an SQS client are required")
 	}
+	cfg := p.d.Config
 	return &lifecycle.Service{
 		Holders: p.codes, Requests: p.requests, Sealer: p.sealer, Policy: Policy(p.d), Now: p.now,
 		Queue: &lifecycle.SQSQueue{SQS: p.d.AWS.SQS, QueueURL: url},
+		Gate: &admission.Gate{
+			Depth:     &admission.SQSDepth{SQS: p.d.AWS.SQS, QueueURL: url},
+			DrainRate: float64(cfg.WorkerRate), MaxWait: cfg.AdmitMaxWait, MaxLatency: cfg.AdmitMaxLatency, Now: p.now,
+		},
 	}, nil
 }
 
@@ -147,7 +153,7 @@ func BuildRequestStatus(ctx context.Context, d platform.Deps) (any, error) {
 		return nil, err
 	}
 	return httpapi.Handler(d.Log, httpapi.Routes{
-		RouteRequest: session.RequireHolder(p.sessions, RequestStatus(p.requests)),
+		RouteRequest: session.RequireHolder(p.sessions, RequestStatus(p.requests, float64(d.Config.WorkerRate), p.now)),
 	}), nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pccc/pccc/shared/admission"
 	"github.com/pccc/pccc/shared/apperr"
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/holder"
@@ -261,6 +262,9 @@ type RequestView struct {
 	Code      string `json:"code,omitempty"`
 	Error     string `json:"error,omitempty"`
 	CreatedAt string `json:"createdAt"`
+	// While queued: the estimated place in line (1 = next) and wait.
+	Position             int `json:"position,omitempty"`
+	EstimatedWaitSeconds int `json:"estimatedWaitSeconds,omitempty"`
 }
 
 // RequestReader reads requests (dynamo.RequestStore).
@@ -275,8 +279,9 @@ var (
 )
 
 // RequestStatus serves GET /v1/requests/{requestId}; only the holder who
-// made a request may read it.
-func RequestStatus(rs RequestReader) session.HolderEndpoint {
+// made a request may read it. A queued request also says where it stands,
+// estimated from its place when queued and the workers' drain rate.
+func RequestStatus(rs RequestReader, drainRate float64, now func() time.Time) session.HolderEndpoint {
 	return func(ctx context.Context, req *httpapi.Request, c session.Claims) (*httpapi.Response, error) {
 		id := req.PathParam("requestId")
 		if !requestIDShape(id) {
@@ -298,6 +303,10 @@ func RequestStatus(rs RequestReader) session.HolderEndpoint {
 		}
 		if r.Status == dynamo.RequestFailed {
 			v.Error = r.Error
+		}
+		if r.Status == dynamo.RequestQueued && r.Position > 0 {
+			v.Position = admission.Position(r.Position, r.CreatedAt, now(), drainRate)
+			v.EstimatedWaitSeconds = max(1, int(admission.Wait(v.Position, drainRate).Seconds()+0.5))
 		}
 		return httpapi.JSON(http.StatusOK, v), nil
 	}

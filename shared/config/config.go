@@ -69,6 +69,15 @@ type Config struct {
 	// IdempotencyTTL is how long an Idempotency-Key's answer is replayed
 	// (IDEMPOTENCY_TTL, default 24h, 1m to 7 days).
 	IdempotencyTTL time.Duration
+
+	// Admission control (shared/admission): the workers' drain rate in
+	// commands a second (WORKER_RATE, default 100), the longest estimated
+	// wait a new command is queued for (ADMIT_MAX_WAIT, default 30m), and
+	// the accept path's average latency above which commands are shed
+	// (ADMIT_MAX_LATENCY, default 2s; 0 turns it off).
+	WorkerRate      int
+	AdmitMaxWait    time.Duration
+	AdmitMaxLatency time.Duration
 }
 
 // Local reports whether this is a local run.
@@ -117,6 +126,10 @@ func Load(getenv func(string) string) (Config, error) {
 		CodeValidityMonth: r.integer("CODE_VALIDITY_MONTHS", 12, 1, 120),
 		RenewalWindowDays: r.integer("RENEWAL_WINDOW_DAYS", 30, 1, 180),
 		IdempotencyTTL:    r.duration("IDEMPOTENCY_TTL", 24*time.Hour),
+
+		WorkerRate:      r.integer("WORKER_RATE", 100, 1, 1_000_000),
+		AdmitMaxWait:    r.duration("ADMIT_MAX_WAIT", 30*time.Minute),
+		AdmitMaxLatency: r.duration("ADMIT_MAX_LATENCY", 2*time.Second),
 	}
 	if c.IdempotencyTTL < time.Minute || c.IdempotencyTTL > 7*24*time.Hour {
 		r.fail("IDEMPOTENCY_TTL", "must be from 1m to 168h")

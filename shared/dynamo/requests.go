@@ -25,6 +25,9 @@ const requestRetention = 7 * 24 * time.Hour
 type Request struct {
 	ID, Owner, Kind, Status, Code, Error string
 	CreatedAt                            time.Time
+	// Position is the request's place in line when it was queued (1 =
+	// next), for the estimated wait; 0 when unknown.
+	Position int
 }
 
 // RequestAPI is the part of the DynamoDB client the request store uses.
@@ -52,6 +55,9 @@ func (st *RequestStore) Queue(ctx context.Context, r Request) error {
 	item["kind"] = s(r.Kind)
 	item["status"] = s(RequestQueued)
 	item["createdAt"] = ts(r.CreatedAt)
+	if r.Position > 0 {
+		item["position"] = n(int64(r.Position))
+	}
 	item[AttrTTL] = n(r.CreatedAt.Add(requestRetention).Unix())
 	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(st.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)"),
@@ -79,6 +85,9 @@ func (st *RequestStore) Get(ctx context.Context, id string) (Request, error) {
 	r.Error, _ = str(out.Item, "error")
 	if v, ok := str(out.Item, "createdAt"); ok {
 		r.CreatedAt, _ = time.Parse(time.RFC3339Nano, v)
+	}
+	if p, ok := num(out.Item, "position"); ok {
+		r.Position = int(p)
 	}
 	return r, nil
 }

@@ -94,6 +94,13 @@ type Sealer interface {
 	Seal(aad string, plaintext []byte) (string, error)
 }
 
+// Admitter sheds commands when the line is too long or the accept path
+// too slow (admission.Gate).
+type Admitter interface {
+	Admit(ctx context.Context) (position int, err error)
+	Observe(d time.Duration)
+}
+
 // Service is the API side.
 type Service struct {
 	Holders  Holders
@@ -102,6 +109,8 @@ type Service struct {
 	Sealer   Sealer
 	Policy   holder.Policy
 	Now      func() time.Time
+	// Gate, when set, is asked first, before any read or write.
+	Gate Admitter
 }
 
 // Command is what a holder asks for.
@@ -121,6 +130,13 @@ var ErrNotQueued = apperr.New(apperr.Overloaded, "The service is busy. Please tr
 // it. It returns the queued request, or the refusal.
 func (s *Service) Submit(ctx context.Context, hk string, c Command) (dynamo.Request, error) {
 	now := s.Now()
+	position := 0
+	if s.Gate != nil {
+		var err error
+		if position, err = s.Gate.Admit(ctx); err != nil {
+			return dynamo.Request{}, err
+		}
+	}
 	cur, err := s.current(ctx, hk)
 	if err != nil {
 		return dynamo.Request{}, err
@@ -144,7 +160,8 @@ func (s *Service) Submit(ctx context.Context, hk string, c Command) (dynamo.Requ
 	if err != nil {
 		return dynamo.Request{}, err
 	}
-	req := dynamo.Request{ID: id, Owner: hk, Kind: string(c.Kind), Status: dynamo.RequestQueued, CreatedAt: now}
+	req := dynamo.Request{ID: id, Owner: hk, Kind: string(c.Kind), Status: dynamo.RequestQueued, CreatedAt: now, Position: position}
+	started := time.Now()
 	// The record first: a worker that finds no record would create one
 	// without an owner, and its holder could not read it.
 	if err := s.Requests.Queue(ctx, req); err != nil {
@@ -157,6 +174,9 @@ func (s *Service) Submit(ctx context.Context, hk string, c Command) (dynamo.Requ
 			err = errors.Join(err, ferr)
 		}
 		return dynamo.Request{}, apperr.Wrap(err, ErrNotQueued.Code, ErrNotQueued.Message).WithRetryAfter(ErrNotQueued.RetryAfter)
+	}
+	if s.Gate != nil {
+		s.Gate.Observe(time.Since(started))
 	}
 	return req, nil
 }

@@ -1,0 +1,195 @@
+// Package admission decides, before any work is done, whether a command can
+// be taken now: the queue absorbs a surge, but a wait so long that nobody
+// would still be waiting is better refused at once with a time to come
+// back (DOMAIN.md: in December 2025 requests timed out and people retried,
+// which made it worse). It also says where a queued request stands: its
+// position in line and an estimated wait.
+//
+// Two bounds, both configuration: the backlog, as the estimated wait of a
+// new command (queue depth / worker drain rate) against MaxWait, and the
+// latency of the accept path itself (an exponentially weighted average of
+// what the API's own writes took) against MaxLatency. Either one passed
+// answers 503 OVERLOADED with Retry-After. The queue depth is read at most
+// once per CacheFor per function instance, so the check costs nothing
+// per request in a surge.
+package admission
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/pccc/pccc/shared/apperr"
+)
+
+// Depth reads how many commands wait in line.
+type Depth interface {
+	Depth(ctx context.Context) (int, error)
+}
+
+// Gate admits or sheds commands. Safe for concurrent use.
+type Gate struct {
+	Depth     Depth
+	DrainRate float64       // commands per second the workers carry out
+	MaxWait   time.Duration // a new command's estimated wait above this is shed
+	// MaxLatency sheds when the accept path's average latency passes it;
+	// 0 turns the latency bound off.
+	MaxLatency time.Duration
+	CacheFor   time.Duration // default 1s
+	Now        func() time.Time
+
+	mu        sync.Mutex
+	depth     int
+	readAt    time.Time
+	sinceRead int     // commands this instance admitted since the depth was read
+	latency   float64 // EWMA, seconds
+}
+
+// ErrOverloaded is the answer when a bound is passed; its Retry-After is
+// set per answer.
+const overloadedMessage = "Too many requests are waiting. Please try again later; nothing was changed."
+
+// Admit says whether a command can be taken now and, if so, its position
+// in line (1 = next).
+func (g *Gate) Admit(ctx context.Context) (int, error) {
+	depth, err := g.currentDepth(ctx)
+	if err != nil {
+		// Unknown depth: admit. Refusing everyone because a metric call
+		// failed would turn a small fault into an outage.
+		depth = 0
+	}
+	g.mu.Lock()
+	// The depth read is up to CacheFor old: what this instance admitted
+	// since is in line too.
+	pos := depth + g.sinceRead + 1
+	wait := Wait(pos, g.DrainRate)
+	if g.MaxWait > 0 && wait > g.MaxWait {
+		g.mu.Unlock()
+		return 0, overloaded(wait - g.MaxWait)
+	}
+	g.sinceRead++
+	g.mu.Unlock()
+	if g.MaxLatency > 0 {
+		g.mu.Lock()
+		lat := time.Duration(g.latency * float64(time.Second))
+		g.mu.Unlock()
+		if lat > g.MaxLatency {
+			// Recovers as the calls that are let through get faster: a
+			// shed call observes nothing, so decay the average a little.
+			g.Observe(g.MaxLatency / 2)
+			return 0, overloaded(time.Second)
+		}
+	}
+	return pos, nil
+}
+
+// Observe feeds the latency of one accept (the API's writes and send).
+func (g *Gate) Observe(d time.Duration) {
+	const alpha = 0.1
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.latency == 0 {
+		g.latency = d.Seconds()
+		return
+	}
+	g.latency = alpha*d.Seconds() + (1-alpha)*g.latency
+}
+
+func (g *Gate) currentDepth(ctx context.Context) (int, error) {
+	now := g.now()
+	cache := g.CacheFor
+	if cache <= 0 {
+		cache = time.Second
+	}
+	g.mu.Lock()
+	if !g.readAt.IsZero() && now.Sub(g.readAt) < cache {
+		d := g.depth
+		g.mu.Unlock()
+		return d, nil
+	}
+	g.mu.Unlock()
+	if g.Depth == nil {
+		return 0, nil
+	}
+	d, err := g.Depth.Depth(ctx)
+	if err != nil {
+		return 0, err
+	}
+	g.mu.Lock()
+	g.depth, g.readAt, g.sinceRead = d, now, 0
+	g.mu.Unlock()
+	return d, nil
+}
+
+func (g *Gate) now() time.Time {
+	if g.Now != nil {
+		return g.Now()
+	}
+	return time.Now()
+}
+
+func overloaded(retry time.Duration) error {
+	retry = min(max(retry, time.Second), 10*time.Minute)
+	return apperr.New(apperr.Overloaded, overloadedMessage).WithRetryAfter(retry)
+}
+
+// Wait estimates how long the command at position pos waits.
+func Wait(pos int, rate float64) time.Duration {
+	if rate <= 0 || pos <= 0 {
+		return 0
+	}
+	return time.Duration(float64(pos) / rate * float64(time.Second))
+}
+
+// Position estimates where a request that entered the line at pos0 at
+// queuedAt stands at now, the workers having drained rate a second since.
+func Position(pos0 int, queuedAt, now time.Time, rate float64) int {
+	drained := int(math.Floor(now.Sub(queuedAt).Seconds() * rate))
+	return max(1, pos0-drained)
+}
+
+// AttributesAPI is the part of the SQS client SQSDepth uses.
+type AttributesAPI interface {
+	GetQueueAttributes(context.Context, *sqs.GetQueueAttributesInput, ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
+}
+
+// SQSDepth reads a queue's depth: visible messages plus those being worked
+// on.
+type SQSDepth struct {
+	SQS      AttributesAPI
+	QueueURL string
+}
+
+// Depth implements Depth.
+func (q *SQSDepth) Depth(ctx context.Context) (int, error) {
+	out, err := q.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(q.QueueURL),
+		AttributeNames: []sqstypes.QueueAttributeName{
+			sqstypes.QueueAttributeNameApproximateNumberOfMessages,
+			sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+		},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("queue depth: %w", err)
+	}
+	total := 0
+	for _, name := range []sqstypes.QueueAttributeName{
+		sqstypes.QueueAttributeNameApproximateNumberOfMessages,
+		sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+	} {
+		n, err := strconv.Atoi(out.Attributes[string(name)])
+		if err != nil {
+			return 0, errors.New("queue depth: attribute missing or not a number")
+		}
+		total += n
+	}
+	return total, nil
+}
