@@ -35,6 +35,13 @@ func start(t *testing.T, kind localstack.Kind, env map[string]string) *system {
 // one), for tests that inject faults into a function.
 func startWith(t *testing.T, kind localstack.Kind, env map[string]string, registry map[string]platform.Builder) *system {
 	t.Helper()
+	return startCustom(t, kind, env, func(_ *localstack.Stack, o *localrun.Options) { o.Registry = registry })
+}
+
+// startCustom is start with the runner's options adjusted once the stack
+// runs (fault proxies in front of it, say).
+func startCustom(t *testing.T, kind localstack.Kind, env map[string]string, adjust func(*localstack.Stack, *localrun.Options)) *system {
+	t.Helper()
 	ctx := context.Background()
 	stack, err := localstack.Start(ctx, kind, localstack.Options{})
 	if err != nil {
@@ -42,11 +49,10 @@ func startWith(t *testing.T, kind localstack.Kind, env map[string]string, regist
 	}
 	t.Cleanup(func() { _ = stack.Close() })
 	logs := &testkit.Buffer{}
-	run, err := localrun.New(ctx, localrun.Options{
+	opts := localrun.Options{
 		TemplatePath: filepath.Join(repoRoot(t), "template.yaml"),
 		Addr:         "127.0.0.1:0",
 		Stack:        stack,
-		Registry:     registry,
 		FunctionLog:  logs,
 		Log:          logs,
 		Getenv: func(k string) string {
@@ -55,7 +61,11 @@ func startWith(t *testing.T, kind localstack.Kind, env map[string]string, regist
 			}
 			return ""
 		},
-	})
+	}
+	if adjust != nil {
+		adjust(stack, &opts)
+	}
+	run, err := localrun.New(ctx, opts)
 	if err != nil {
 		t.Fatalf("start runner: %v", err)
 	}

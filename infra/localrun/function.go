@@ -22,6 +22,7 @@ import (
 
 	"github.com/pccc/pccc/infra/localstack"
 	"github.com/pccc/pccc/infra/samtemplate"
+	"github.com/pccc/pccc/shared/awsclient"
 	"github.com/pccc/pccc/shared/config"
 	"github.com/pccc/pccc/shared/logging"
 	"github.com/pccc/pccc/shared/platform"
@@ -95,7 +96,7 @@ func (r *Runner) buildFunction(ctx context.Context, f samtemplate.Function, secr
 	h, err := build(ctx, platform.Deps{
 		Config: cfg,
 		Log:    logging.New(r.opts.FunctionLog, cfg.LogLevel).With("function", f.Name()),
-		AWS:    r.clients,
+		AWS:    r.functionClients(),
 		HTTP:   &http.Client{Transport: http.DefaultTransport},
 		Getenv: getenv,
 		Now:    r.now,
@@ -317,4 +318,11 @@ func newID(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+func (r *Runner) functionClients() *awsclient.Clients {
+	if r.opts.FunctionClients != nil {
+		return r.opts.FunctionClients
+	}
+	return r.clients
 }

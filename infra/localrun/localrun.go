@@ -72,6 +72,11 @@ type Options struct {
 	// NamePrefix starts every physical name; default DefaultNamePrefix.
 	// Runners sharing a stack (tests) need different prefixes.
 	NamePrefix string
+	// FunctionClients are the AWS clients the functions are built with;
+	// default the runner's own. Fault injection (infra/faults) points them
+	// at a proxy while the runner itself, like the Lambda service, talks to
+	// the stack directly.
+	FunctionClients *awsclient.Clients
 	// DefaultPollers is how many pollers an SQS event source without
 	// ScalingConfig.MaximumConcurrency gets; default 2.
 	DefaultPollers int
