@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // Options override the SDK defaults; every field is optional.
@@ -23,6 +24,9 @@ type Options struct {
 	// local servers do not send the header).
 	DynamoDBEndpoint string
 	SQSEndpoint      string
+	// DynamoDBAPIOptions are added to the DynamoDB client's middleware
+	// (the capacity meter of make bench).
+	DynamoDBAPIOptions []func(*middleware.Stack) error
 }
 
 // Clients are the SDK clients a function may use.
@@ -52,6 +56,7 @@ func New(ctx context.Context, o Options) (*Clients, error) {
 			opt.BaseEndpoint = aws.String(o.DynamoDBEndpoint)
 			opt.DisableValidateResponseChecksum = true
 		}
+		opt.APIOptions = append(opt.APIOptions, o.DynamoDBAPIOptions...)
 	})
 	q := sqs.NewFromConfig(cfg, func(opt *sqs.Options) {
 		if o.SQSEndpoint != "" {
