@@ -46,6 +46,10 @@ fuzz: ## run every fuzz test for FUZZTIME each
 	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
 
+.PHONY: bench
+bench: tools ## measure ceilings and the system's paths side by side on DynamoDB Local + fauxqs; writes BENCHMARKS.md
+	$(GO) run ./infra/cmd/pccc-bench -stack $(or $(BENCH_STACK),dynamodb-local) -out BENCHMARKS.md
+
 .PHONY: lint
 lint: ## gofmt, go vet, staticcheck (pinned), go mod tidy leaves no diff
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi

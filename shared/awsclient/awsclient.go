@@ -7,8 +7,10 @@ package awsclient
 import (
 	"context"
 	"fmt"
+	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -47,6 +49,13 @@ func New(ctx context.Context, o Options) (*Clients, error) {
 		loaders = append(loaders, awsconfig.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider("local", "local", "")))
 	}
+	// One process serves every function locally, and a warm Lambda
+	// instance reuses its connections: keep enough idle ones that calls do
+	// not dial anew (the SDK keeps 10 per host).
+	loaders = append(loaders, awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		tr.MaxIdleConns = 1024
+		tr.MaxIdleConnsPerHost = 256
+	})))
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, loaders...)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS config: %w", err)

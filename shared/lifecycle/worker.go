@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math/rand/v2"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -44,9 +45,11 @@ type Worker struct {
 }
 
 // Attempts at one command within one delivery: each retry follows a
-// conflict (another change to the holder won, or a code number was taken),
-// so a few are plenty; after them the queue redelivers.
-const attemptsPerDelivery = 5
+// conflict (another change to the holder won, or a code number was taken).
+// Commands for one holder that arrive together (a surge of double clicks)
+// conflict with each other, so the attempts back off with jitter; only
+// after all of them does the queue redeliver, a visibility timeout later.
+const attemptsPerDelivery = 10
 
 // ReasonUnprocessable is what a request says when its command ended in the
 // dead-letter queue.
@@ -73,7 +76,11 @@ func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 // with: applied, applied before (a duplicate delivery), or refused by the
 // rules (the request then says why). An error means try again later.
 func (w *Worker) Execute(ctx context.Context, m Message) error {
-	for range attemptsPerDelivery {
+	for attempt := range attemptsPerDelivery {
+		if attempt > 0 {
+			// Up to 5 ms, then 10, 15, …: the winners finish meanwhile.
+			time.Sleep(time.Duration(rand.Int64N(int64(5*time.Millisecond) * int64(attempt))))
+		}
 		now := w.Now().UTC()
 		h, err := w.Store.Holder(ctx, m.HolderKey)
 		var cur *holder.Record

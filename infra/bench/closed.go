@@ -1,0 +1,87 @@
+// Package bench measures the system the way make bench reports it: the
+// ceilings of what it is built on (the emulator's raw SendMessage and
+// GetItem, a trivial HTTP handler on loopback) and the system's own accept
+// and lookup paths, measured side by side in one run so every figure is a
+// ratio that holds on a noisy machine.
+package bench
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Rate is the outcome of a closed-loop measurement: how many operations a
+// fixed number of workers completed, and how long they took.
+type Rate struct {
+	Name      string
+	Workers   int
+	Duration  time.Duration
+	OK, Fails int64
+	PerSecond float64
+	P50, P99  time.Duration
+}
+
+// ClosedLoop runs op from workers goroutines, each starting its next call
+// when the last one ends, for d, after a warm-up of warm; it reports the
+// completed rate and latencies. Closed loop is right for a ceiling (how
+// fast can it go); the spike run is open loop.
+func ClosedLoop(ctx context.Context, name string, workers int, warm, d time.Duration, op func(ctx context.Context, worker, i int) error) Rate {
+	var ok, fails atomic.Int64
+	var measuring atomic.Bool
+	stop := make(chan struct{})
+	lat := make([][]time.Duration, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				start := time.Now()
+				err := op(ctx, w, i)
+				if !measuring.Load() {
+					continue
+				}
+				if err != nil {
+					fails.Add(1)
+					continue
+				}
+				ok.Add(1)
+				lat[w] = append(lat[w], time.Since(start))
+			}
+		}()
+	}
+	time.Sleep(warm)
+	measuring.Store(true)
+	begin := time.Now()
+	time.Sleep(d)
+	measuring.Store(false)
+	elapsed := time.Since(begin)
+	close(stop)
+	wg.Wait()
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	r := Rate{Name: name, Workers: workers, Duration: elapsed, OK: ok.Load(), Fails: fails.Load()}
+	r.PerSecond = float64(r.OK) / elapsed.Seconds()
+	r.P50, r.P99 = Percentile(all, 0.50), Percentile(all, 0.99)
+	return r
+}
+
+// Percentile of a sample (sorted in place); 0 for none.
+func Percentile(d []time.Duration, q float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	i := int(q*float64(len(d)-1) + 0.5)
+	return d[min(i, len(d)-1)]
+}

@@ -1,0 +1,211 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/pccc/pccc/functions"
+	"github.com/pccc/pccc/infra/localrun"
+	"github.com/pccc/pccc/infra/localstack"
+	"github.com/pccc/pccc/shared/awsclient"
+	"github.com/pccc/pccc/shared/codeapi"
+	"github.com/pccc/pccc/shared/platform"
+	"github.com/pccc/pccc/shared/session"
+)
+
+// Table and queue names the runner gives the template's resources.
+const (
+	TableName   = localrun.DefaultNamePrefix + "Table"
+	CommandName = localrun.DefaultNamePrefix + "CommandQueue"
+	DLQName     = localrun.DefaultNamePrefix + "CommandDLQ"
+)
+
+// System is the whole system running in this process for a bench run.
+type System struct {
+	Stack   *localstack.Stack
+	Runner  *localrun.Runner
+	Clients *awsclient.Clients
+	URL     string
+	HTTP    *http.Client
+	issuer  *session.Issuer
+	// paused holds the workers while closed is false (see PauseWorkers).
+	pause *gate
+}
+
+// gate blocks callers while closed.
+type gate struct {
+	mu     sync.Mutex
+	closed bool
+	cond   *sync.Cond
+}
+
+func (g *gate) wait() {
+	g.mu.Lock()
+	for g.closed {
+		g.cond.Wait()
+	}
+	g.mu.Unlock()
+}
+
+func (g *gate) set(closed bool) {
+	g.mu.Lock()
+	g.closed = closed
+	g.mu.Unlock()
+	g.cond.Broadcast()
+}
+
+// PauseWorkers holds every worker invocation until ResumeWorkers, so the
+// accept path can be measured alone.
+func (s *System) PauseWorkers() { s.pause.set(true) }
+
+// ResumeWorkers lets the workers go.
+func (s *System) ResumeWorkers() { s.pause.set(false) }
+
+// sessionKey lets the bench mint holders' session tokens: the runs are
+// about codes, not identity (the verification steps have their own tests).
+var sessionKey = []byte(strings.Repeat("b", 32))
+
+// Start runs the system on a stack of the given kind with extra settings.
+func Start(ctx context.Context, templatePath string, kind localstack.Kind, env map[string]string) (*System, error) {
+	stack, err := localstack.Start(ctx, kind, localstack.Options{})
+	if err != nil {
+		return nil, err
+	}
+	all := map[string]string{
+		"PCCC_SESSION_KEYS":   "b1:" + base64.StdEncoding.EncodeToString(sessionKey),
+		"PCCC_SESSION_KEY_ID": "b1",
+		"SESSION_TTL":         "1h",
+		"LOG_LEVEL":           "error",
+	}
+	for k, v := range env {
+		all[k] = v
+	}
+	pause := &gate{}
+	pause.cond = sync.NewCond(&pause.mu)
+	reg := maps.Clone(functions.Registry)
+	reg["codeworker"] = func(ctx context.Context, d platform.Deps) (any, error) {
+		h, err := codeapi.BuildWorker(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		real := h.(func(context.Context, events.SQSEvent) (events.SQSEventResponse, error))
+		return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+			pause.wait()
+			return real(ctx, ev)
+		}, nil
+	}
+	run, err := localrun.New(ctx, localrun.Options{
+		TemplatePath: templatePath, Addr: "127.0.0.1:0", Stack: stack, Registry: reg,
+		Getenv: func(k string) string { return all[k] },
+	})
+	if err != nil {
+		_ = stack.Close()
+		return nil, err
+	}
+	c, err := stack.Clients(ctx)
+	if err != nil {
+		return nil, err
+	}
+	iss, err := session.New(map[string][]byte{"b1": sessionKey}, "b1", time.Hour, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	return &System{Stack: stack, Runner: run, Clients: c, URL: run.URL(), issuer: iss, pause: pause,
+		HTTP: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 0}}}, nil
+}
+
+// Close stops the runner and the stack.
+func (s *System) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	_ = s.Runner.Close(ctx)
+	_ = s.Stack.Close()
+}
+
+// Token mints a session token for a holder key.
+func (s *System) Token(hk string) string {
+	tok, _, err := s.issuer.Issue(hk, "bench")
+	if err != nil {
+		panic(err)
+	}
+	return tok
+}
+
+// Answer is an HTTP answer.
+type Answer struct {
+	Status     int
+	RetryAfter string
+	Body       map[string]any
+}
+
+// Call makes one API call.
+func (s *System) Call(ctx context.Context, method, path, token, key, body string) (Answer, error) {
+	req, err := http.NewRequestWithContext(ctx, method, s.URL+path, bytes.NewReader([]byte(body)))
+	if err != nil {
+		return Answer{}, err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	resp, err := s.HTTP.Do(req)
+	if err != nil {
+		return Answer{}, err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	a := Answer{Status: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After")}
+	_ = json.Unmarshal(raw, &a.Body)
+	return a, nil
+}
+
+// QueueURL finds a queue.
+func (s *System) QueueURL(ctx context.Context, name string) (string, error) {
+	out, err := s.Clients.SQS.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.QueueUrl), nil
+}
+
+// Depth is the command queue's backlog: visible and in flight.
+func (s *System) Depth(ctx context.Context, url string) (int, error) {
+	out, err := s.Clients.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+	if err != nil {
+		return 0, err
+	}
+	// Only the two counts: some emulators answer every attribute.
+	n := 0
+	for _, name := range []string{"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"} {
+		var k int
+		_, _ = fmt.Sscan(out.Attributes[name], &k)
+		n += k
+	}
+	return n, nil
+}
+
+// IssueBody is a valid issue body with synthetic details.
+func IssueBody(i int) string {
+	return fmt.Sprintf(`{"englishName":"BENCH PERSON","koreanName":"벤치","nationality":"KR","addresses":[{"zip":"%05d","address":"Bench-ro %d"}],"phone":"010%08d","consent":true}`, i%100000, i, i%100000000)
+}
