@@ -24,10 +24,19 @@ type Rate struct {
 	P50, P99  time.Duration
 }
 
+// minCompleted is the fewest calls a measurement completes: on a slow or
+// busy machine it runs past d until they are in (up to maxMeasure), so a
+// rate is always a measured one, never a zero from a window too short.
+const (
+	minCompleted = 20
+	maxMeasure   = 2 * time.Minute
+)
+
 // ClosedLoop runs op from workers goroutines, each starting its next call
-// when the last one ends, for d, after a warm-up of warm; it reports the
-// completed rate and latencies. Closed loop is right for a ceiling (how
-// fast can it go); the spike run is open loop.
+// when the last one ends, for d (and at least minCompleted calls), after a
+// warm-up of warm; it reports the completed rate and latencies. Closed
+// loop is right for a ceiling (how fast can it go); the spike run is open
+// loop.
 func ClosedLoop(ctx context.Context, name string, workers int, warm, d time.Duration, op func(ctx context.Context, worker, i int) error) Rate {
 	var ok, fails atomic.Int64
 	var measuring atomic.Bool
@@ -62,6 +71,9 @@ func ClosedLoop(ctx context.Context, name string, workers int, warm, d time.Dura
 	measuring.Store(true)
 	begin := time.Now()
 	time.Sleep(d)
+	for ok.Load()+fails.Load() < minCompleted && time.Since(begin) < maxMeasure {
+		time.Sleep(10 * time.Millisecond)
+	}
 	measuring.Store(false)
 	elapsed := time.Since(begin)
 	close(stop)
