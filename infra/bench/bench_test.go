@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pccc/pccc/infra/loadgen"
 	"github.com/pccc/pccc/infra/localstack"
 )
 
@@ -46,9 +48,36 @@ func TestShortBench(t *testing.T) {
 			if c.Drain.Backlog > 0 && c.Drain.PerSecond <= 0 {
 				t.Errorf("drain %+v", c.Drain)
 			}
+			// A small spike, open loop: every call answered, nothing but
+			// 2xx, 404 (a status poll before the first request) or 503
+			// shedding, and the backlog drains.
+			sp, err := Spike(ctx, s, "short spike", toks, loadgen.Spike(1, 10, time.Second, time.Second, 2*time.Second, time.Second), c.Drain.PerSecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			offered := int64(0)
+			for _, e := range sp.Summary {
+				offered += e.Offered
+				if e.Errors+e.Timeouts+e.Dropped != 0 {
+					t.Errorf("%s: %+v", e.Endpoint, e)
+				}
+				for code := range e.ByStatus {
+					if code >= 300 && code != 404 && code != 503 {
+						t.Errorf("%s answered %d: %v", e.Endpoint, code, e.ByStatus)
+					}
+				}
+			}
+			if offered < 20 {
+				t.Errorf("only %d arrivals offered", offered)
+			}
+			var png bytes.Buffer
+			if err := Chart(&png, sp); err != nil || png.Len() == 0 {
+				t.Errorf("chart: %v", err)
+			}
 			var b strings.Builder
 			WriteCeilings(&b, c)
-			for _, want := range []string{"raw SendMessage", "GetItem (raw)", "accept path", "lookup path", "drained in"} {
+			WriteSpike(&b, sp)
+			for _, want := range []string{"raw SendMessage", "GetItem (raw)", "accept path", "lookup path", "drained in", "Peak backlog"} {
 				if !strings.Contains(b.String(), want) {
 					t.Errorf("report lacks %q", want)
 				}

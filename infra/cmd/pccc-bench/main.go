@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pccc/pccc/infra/bench"
+	"github.com/pccc/pccc/infra/loadgen"
 	"github.com/pccc/pccc/infra/localstack"
 )
 
@@ -37,6 +38,8 @@ func run(ctx context.Context, args []string) error {
 	out := fs.String("out", "BENCHMARKS.md", "report to write")
 	template := fs.String("template", "template.yaml", "the SAM template")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run here")
+	chartPath := fs.String("chart", "BENCHMARKS.png", "the spike run's chart (PNG)")
+	peakDur := fs.Duration("peak", 20*time.Second, "how long the spike's peak lasts")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -76,6 +79,25 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	peak := c.Accept.PerSecond / 2
+	profile := loadgen.Spike(peak/100, 100, 5*time.Second, 5*time.Second, *peakDur, *peakDur/2)
+	fmt.Fprintf(os.Stderr, "spike run: baseline %.1f/s, peak %.1f/s…\n", peak/100, peak)
+	spike, err := bench.Spike(ctx, s, "Spike: baseline, 100x, decay", toks, profile, c.Drain.PerSecond)
+	if err != nil {
+		return err
+	}
+	over := loadgen.Profile{{Name: "overload", Duration: *peakDur, StartRate: 2 * c.Accept.PerSecond, EndRate: 2 * c.Accept.PerSecond}}
+	fmt.Fprintf(os.Stderr, "overload run: %.1f/s…\n", 2*c.Accept.PerSecond)
+	overload, err := bench.Spike(ctx, s, "Overload: twice the accept ceiling", toks, over, c.Drain.PerSecond)
+	if err != nil {
+		return err
+	}
+	if f, err := os.Create(*chartPath); err == nil {
+		if err := bench.Chart(f, spike); err != nil {
+			return err
+		}
+		_ = f.Close()
+	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (`go run ./infra/cmd/pccc-bench %s`) on %s.\n\n",
 		strings.Join(args, " "), time.Now().UTC().Format("2006-01-02 15:04 MST"))
@@ -83,6 +105,10 @@ func run(ctx context.Context, args []string) error {
 		bench.Machine(), kind, time.Since(started).Seconds())
 	fmt.Fprintf(&b, "## Ceilings, side by side\n\nClosed loop: %d workers each send the next call when the last one ends, %v per measurement after %v of warm-up, all in this one run, so the ratios hold on a noisy machine where the absolute rates do not. The load generator shares the machine's cores with the system and the emulators.\n\n", *workers, *dur, *warm)
 	bench.WriteCeilings(&b, c)
+	fmt.Fprintf(&b, "\n## Spike run\n\nPeak at half the measured accept ceiling; ![offered, accepted and processed rates and queue depth](%s)\n\n", *chartPath)
+	bench.WriteSpike(&b, spike)
+	fmt.Fprintf(&b, "\n## Overload run\n\nOffered at twice the measured accept ceiling.\n\n")
+	bench.WriteSpike(&b, overload)
 	if err := os.WriteFile(*out, b.Bytes(), 0o644); err != nil {
 		return err
 	}
