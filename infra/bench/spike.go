@@ -217,7 +217,7 @@ func Chart(w io.Writer, r SpikeResult) error {
 	}
 	c := chart.Chart{
 		Title: r.Name, XLabel: "seconds",
-		Left:  chart.Axis{Label: "requests/s"}, Right: chart.Axis{Label: "queue depth"},
+		Left: chart.Axis{Label: "requests/s"}, Right: chart.Axis{Label: "queue depth"},
 		Series: []chart.Series{
 			{Name: "offered", Color: color.RGBA{R: 90, G: 90, B: 90, A: 255}, Points: offered},
 			{Name: "accepted (reissue 202)", Color: color.RGBA{R: 30, G: 110, B: 220, A: 255}, Points: accepted},
