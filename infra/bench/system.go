@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/pccc/pccc/functions"
+	"github.com/pccc/pccc/infra/faults"
 	"github.com/pccc/pccc/infra/localrun"
 	"github.com/pccc/pccc/infra/localstack"
 	"github.com/pccc/pccc/shared/awsclient"
@@ -45,6 +47,21 @@ type System struct {
 	issuer  *session.Issuer
 	// paused holds the workers while closed is false (see PauseWorkers).
 	pause *gate
+	// Faults are the proxies in front of the functions' DynamoDB and SQS,
+	// when the system was started with Faults.
+	DynamoDBFaults, SQSFaults *faults.Proxy
+	// Kills counts worker invocations killed after their write.
+	Kills     *atomic.Int64
+	closers   []func() error
+	closeOnce sync.Once
+}
+
+// Faults makes a system misbehave: the functions' DynamoDB and SQS go
+// through fault proxies at Rates, and every KillEvery-th worker batch is
+// killed after its write, before its delete (0: never).
+type Faults struct {
+	Rates     faults.Rates
+	KillEvery int64
 }
 
 // gate blocks callers while closed.
@@ -82,6 +99,11 @@ var sessionKey = []byte(strings.Repeat("b", 32))
 
 // Start runs the system on a stack of the given kind with extra settings.
 func Start(ctx context.Context, templatePath string, kind localstack.Kind, env map[string]string) (*System, error) {
+	return StartWith(ctx, templatePath, kind, env, nil)
+}
+
+// StartWith is Start with faults injected (nil: none).
+func StartWith(ctx context.Context, templatePath string, kind localstack.Kind, env map[string]string, f *Faults) (*System, error) {
 	stack, err := localstack.Start(ctx, kind, localstack.Options{})
 	if err != nil {
 		return nil, err
@@ -97,6 +119,29 @@ func Start(ctx context.Context, templatePath string, kind localstack.Kind, env m
 	}
 	pause := &gate{}
 	pause.cond = sync.NewCond(&pause.mu)
+	kills := &atomic.Int64{}
+	var batches atomic.Int64
+	sys := &System{Stack: stack, pause: pause, Kills: kills}
+	var fnClients *awsclient.Clients
+	if f != nil {
+		sys.DynamoDBFaults = faults.New(stack.DynamoDBEndpoint, f.Rates, 1)
+		sys.SQSFaults = faults.New(stack.SQSEndpoint, f.Rates, 2)
+		d, stopD, err := sys.DynamoDBFaults.Start()
+		if err != nil {
+			_ = stack.Close()
+			return nil, err
+		}
+		q, stopQ, err := sys.SQSFaults.Start()
+		if err != nil {
+			_ = stopD()
+			_ = stack.Close()
+			return nil, err
+		}
+		sys.closers = append(sys.closers, stopD, stopQ)
+		if fnClients, err = awsclient.New(ctx, awsclient.Options{Region: stack.Region, DynamoDBEndpoint: d, SQSEndpoint: q}); err != nil {
+			return nil, err
+		}
+	}
 	reg := maps.Clone(functions.Registry)
 	reg["codeworker"] = func(ctx context.Context, d platform.Deps) (any, error) {
 		h, err := codeapi.BuildWorker(ctx, d)
@@ -106,11 +151,16 @@ func Start(ctx context.Context, templatePath string, kind localstack.Kind, env m
 		real := h.(func(context.Context, events.SQSEvent) (events.SQSEventResponse, error))
 		return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 			pause.wait()
-			return real(ctx, ev)
+			resp, err := real(ctx, ev)
+			if f != nil && f.KillEvery > 0 && batches.Add(1)%f.KillEvery == 0 {
+				kills.Add(1)
+				panic("worker killed after its write, before the delete")
+			}
+			return resp, err
 		}, nil
 	}
 	run, err := localrun.New(ctx, localrun.Options{
-		TemplatePath: templatePath, Addr: "127.0.0.1:0", Stack: stack, Registry: reg,
+		TemplatePath: templatePath, Addr: "127.0.0.1:0", Stack: stack, Registry: reg, FunctionClients: fnClients,
 		Getenv: func(k string) string { return all[k] },
 	})
 	if err != nil {
@@ -125,16 +175,22 @@ func Start(ctx context.Context, templatePath string, kind localstack.Kind, env m
 	if err != nil {
 		return nil, err
 	}
-	return &System{Stack: stack, Runner: run, Clients: c, URL: run.URL(), issuer: iss, pause: pause,
-		HTTP: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 0}}}, nil
+	sys.Runner, sys.Clients, sys.URL, sys.issuer = run, c, run.URL(), iss
+	sys.HTTP = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1024}}
+	return sys, nil
 }
 
-// Close stops the runner and the stack.
+// Close stops the runner, the fault proxies and the stack; once.
 func (s *System) Close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	_ = s.Runner.Close(ctx)
-	_ = s.Stack.Close()
+	s.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		_ = s.Runner.Close(ctx)
+		for _, c := range s.closers {
+			_ = c()
+		}
+		_ = s.Stack.Close()
+	})
 }
 
 // Token mints a session token for a holder key.

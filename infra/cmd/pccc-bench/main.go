@@ -40,6 +40,7 @@ func run(ctx context.Context, args []string) error {
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run here")
 	chartPath := fs.String("chart", "BENCHMARKS.png", "the spike run's chart (PNG)")
 	peakDur := fs.Duration("peak", 20*time.Second, "how long the spike's peak lasts")
+	faultHolders := fs.Int("fault-holders", 1500, "holders in the run under faults (7 commands each); 0 skips it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -92,6 +93,17 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	var faultRes *bench.FaultResult
+	if *faultHolders > 0 {
+		// A fresh system: the faults must not touch the measurements above.
+		s.Close()
+		fmt.Fprintf(os.Stderr, "run under faults: %d holders…\n", *faultHolders)
+		r, err := bench.FaultRun(ctx, *template, kind, *faultHolders, 64, bench.DefaultFaults())
+		if err != nil {
+			return err
+		}
+		faultRes = &r
+	}
 	if f, err := os.Create(*chartPath); err == nil {
 		if err := bench.Chart(f, spike); err != nil {
 			return err
@@ -109,6 +121,10 @@ func run(ctx context.Context, args []string) error {
 	bench.WriteSpike(&b, spike)
 	fmt.Fprintf(&b, "\n## Overload run\n\nOffered at twice the measured accept ceiling.\n\n")
 	bench.WriteSpike(&b, overload)
+	if faultRes != nil {
+		fmt.Fprintf(&b, "\n## Under faults\n\nA fresh system whose functions reach DynamoDB and SQS through fault proxies (`infra/faults`), then the consistency checker (`infra/consistency`) over the whole table.\n\n")
+		bench.WriteFaults(&b, *faultRes)
+	}
 	if err := os.WriteFile(*out, b.Bytes(), 0o644); err != nil {
 		return err
 	}
