@@ -93,6 +93,10 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	plan, err := bench.MeasurePlan(ctx, s, c.Drain.PerSecond)
+	if err != nil {
+		return err
+	}
 	var faultRes *bench.FaultResult
 	if *faultHolders > 0 {
 		// A fresh system: the faults must not touch the measurements above.
@@ -121,6 +125,8 @@ func run(ctx context.Context, args []string) error {
 	bench.WriteSpike(&b, spike)
 	fmt.Fprintf(&b, "\n## Overload run\n\nOffered at twice the measured accept ceiling.\n\n")
 	bench.WriteSpike(&b, overload)
+	fmt.Fprintf(&b, "\n## Capacity per command, and the surge day in AWS\n\n")
+	bench.WritePlan(&b, plan)
 	if faultRes != nil {
 		fmt.Fprintf(&b, "\n## Under faults\n\nA fresh system whose functions reach DynamoDB and SQS through fault proxies (`infra/faults`), then the consistency checker (`infra/consistency`) over the whole table.\n\n")
 		bench.WriteFaults(&b, *faultRes)
