@@ -258,6 +258,14 @@ func sqsProxy(fauxqsURL string) (string, func() error, error) {
 			resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
 			return nil
 		},
+		// A caller that went away (a long poll stopped at Close) is not an
+		// error worth a line on stderr; anything else is a 502.
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(err, context.Canceled) || r.Context().Err() != nil {
+				return
+			}
+			w.WriteHeader(http.StatusBadGateway)
+		},
 	}
 	url, stop := serveOn(ln, proxy)
 	return url, stop, nil
