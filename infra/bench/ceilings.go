@@ -45,7 +45,17 @@ func Holders(ctx context.Context, s *System, prefix string, n int) ([]string, er
 			defer wg.Done()
 			defer func() { <-sem }()
 			tok := s.Token(fmt.Sprintf("%s-%d", prefix, i))
-			a, err := s.Call(ctx, "POST", "/v1/codes", tok, "", IssueBody(i))
+			var a Answer
+			var err error
+			// A client told Retry-After comes back (admission control may
+			// shed while the emulators warm up).
+			for attempt := 0; attempt < 50; attempt++ {
+				a, err = s.Call(ctx, "POST", "/v1/codes", tok, fmt.Sprintf("h-%s-%d", prefix, i), IssueBody(i))
+				if err != nil || a.Status != 503 {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err == nil && a.Status != 202 {
