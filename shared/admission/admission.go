@@ -10,8 +10,8 @@
 // latency of the accept path itself (an exponentially weighted average of
 // what the API's own writes took) against MaxLatency. Either one passed
 // answers 503 OVERLOADED with Retry-After. The queue depth is read at most
-// once per CacheFor per function instance, so the check costs nothing
-// per request in a surge.
+// once per CacheFor per function instance, in the background, so the check
+// costs no request any waiting in a surge.
 package admission
 
 import (
@@ -50,6 +50,7 @@ type Gate struct {
 	depth     int
 	readAt    time.Time
 	sinceRead int     // commands this instance admitted since the depth was read
+	reading   bool    // a background read is under way
 	latency   float64 // EWMA, seconds
 }
 
@@ -103,29 +104,47 @@ func (g *Gate) Observe(d time.Duration) {
 	g.latency = alpha*d.Seconds() + (1-alpha)*g.latency
 }
 
+// currentDepth answers from the last read. Once that is older than
+// CacheFor, one caller starts a new read in the background and every call
+// goes on with the old figure meanwhile: no request waits for the queue's
+// attributes, except the very first.
 func (g *Gate) currentDepth(ctx context.Context) (int, error) {
+	if g.Depth == nil {
+		return 0, nil
+	}
 	now := g.now()
 	cache := g.CacheFor
 	if cache <= 0 {
 		cache = time.Second
 	}
 	g.mu.Lock()
-	if !g.readAt.IsZero() && now.Sub(g.readAt) < cache {
-		d := g.depth
+	if g.readAt.IsZero() {
 		g.mu.Unlock()
-		return d, nil
+		return g.refresh(ctx, now)
+	}
+	d := g.depth
+	if now.Sub(g.readAt) >= cache && !g.reading {
+		g.reading = true
+		go func() {
+			// Detached from the request: it may end before the read does.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			defer cancel()
+			_, _ = g.refresh(rctx, now)
+		}()
 	}
 	g.mu.Unlock()
-	if g.Depth == nil {
-		return 0, nil
-	}
+	return d, nil
+}
+
+func (g *Gate) refresh(ctx context.Context, now time.Time) (int, error) {
 	d, err := g.Depth.Depth(ctx)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.reading = false
 	if err != nil {
 		return 0, err
 	}
-	g.mu.Lock()
 	g.depth, g.readAt, g.sinceRead = d, now, 0
-	g.mu.Unlock()
 	return d, nil
 }
 

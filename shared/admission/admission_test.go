@@ -3,6 +3,7 @@ package admission
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,14 +11,38 @@ import (
 )
 
 type depth struct {
+	mu    sync.Mutex
 	n     int
 	err   error
 	reads int
 }
 
 func (d *depth) Depth(context.Context) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	d.reads++
 	return d.n, d.err
+}
+
+func (d *depth) set(n int, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.n, d.err = n, err
+}
+
+func (d *depth) readCount() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.reads
+}
+
+// settle waits for a background depth read to land.
+func settle(t *testing.T, d *depth, reads int) {
+	t.Helper()
+	for i := 0; i < 1000 && d.readCount() < reads; i++ {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(5 * time.Millisecond)
 }
 
 func TestAdmitByBacklog(t *testing.T) {
@@ -29,20 +54,24 @@ func TestAdmitByBacklog(t *testing.T) {
 		t.Fatalf("998 waiting at 100/s: %d %v", pos, err)
 	}
 	// Cached for a second: no second read; what was admitted since counts.
-	d.n = 5000
-	if pos, err := g.Admit(context.Background()); err != nil || d.reads != 1 || pos != 1000 {
-		t.Fatalf("within the cache: position %d, reads %d, %v", pos, d.reads, err)
+	d.set(5000, nil)
+	if pos, err := g.Admit(context.Background()); err != nil || d.readCount() != 1 || pos != 1000 {
+		t.Fatalf("within the cache: position %d, reads %d, %v", pos, d.readCount(), err)
 	}
+	// Stale: the next call goes on with the old figure and starts a read
+	// in the background; the call after it sees the new figure.
 	clock = clock.Add(time.Second)
+	_, _ = g.Admit(context.Background())
+	settle(t, d, 2)
 	_, err = g.Admit(context.Background())
 	e := apperr.As(err)
 	if e.Code != apperr.Overloaded || e.RetryAfter < 39*time.Second || e.RetryAfter > 41*time.Second {
 		t.Fatalf("5000 waiting (50 s, 40 s over): %v retry %v", err, e.RetryAfter)
 	}
-	// A failed depth read admits.
-	clock = clock.Add(time.Second)
-	d.err = errors.New("sqs down")
-	if pos, err := g.Admit(context.Background()); err != nil || pos != 1 {
+	// A failed first read admits.
+	d2 := &depth{err: errors.New("sqs down")}
+	g2 := &Gate{Depth: d2, DrainRate: 100, MaxWait: 10 * time.Second, Now: func() time.Time { return clock }}
+	if pos, err := g2.Admit(context.Background()); err != nil || pos != 1 {
 		t.Fatalf("unknown depth: %d %v", pos, err)
 	}
 }
