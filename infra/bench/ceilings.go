@@ -81,22 +81,9 @@ func Holders(ctx context.Context, s *System, prefix string, n int) ([]string, er
 	return toks, nil
 }
 
-// WaitDone polls a request until it succeeded.
+// WaitDone polls a request until it succeeded; a failure is an error.
 func WaitDone(ctx context.Context, s *System, tok, id string, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		a, err := s.Call(ctx, "GET", "/v1/requests/"+id, tok, "", "")
-		if err == nil && a.Status == 200 {
-			switch a.Body["status"] {
-			case "succeeded":
-				return nil
-			case "failed":
-				return fmt.Errorf("request %s failed: %v", id, a.Body["error"])
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return fmt.Errorf("request %s not done within %v", id, limit)
+	return s.waitFinished(ctx, tok, id, limit)
 }
 
 // MeasureCeilings runs the five closed-loop measurements one after the
