@@ -6,15 +6,12 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pccc/pccc/shared/identity"
 	"github.com/pccc/pccc/shared/resilience"
-	"github.com/pccc/pccc/shared/testkit"
 )
 
 func mustRRN(t *testing.T, s string) identity.RRN {
@@ -26,25 +23,18 @@ func mustRRN(t *testing.T, s string) identity.RRN {
 	return r
 }
 
-// bureauServer answers like a bureau that knows one person; behave, when
-// set, overrides the answer. It counts requests.
+// bureauServer answers like a bureau that knows one person. It counts
+// requests. (Retries, timeouts and the breaker are shared/gateway's, tested
+// there.)
 type bureauServer struct {
 	*httptest.Server
-	hits   atomic.Int64
-	mu     sync.Mutex
-	behave func(w http.ResponseWriter, r *http.Request) bool
+	hits atomic.Int64
 }
 
 func newBureauServer(t *testing.T) *bureauServer {
 	b := &bureauServer{}
 	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.hits.Add(1)
-		b.mu.Lock()
-		behave := b.behave
-		b.mu.Unlock()
-		if behave != nil && behave(w, r) {
-			return
-		}
 		if r.Method != http.MethodPost || r.URL.Path != "/api/v1/realname" || r.Header.Get("Content-Type") != "application/json" {
 			http.Error(w, "bad route", http.StatusNotFound)
 			return
@@ -58,12 +48,6 @@ func newBureauServer(t *testing.T) *bureauServer {
 	}))
 	t.Cleanup(b.Close)
 	return b
-}
-
-func (b *bureauServer) set(f func(w http.ResponseWriter, r *http.Request) bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.behave = f
 }
 
 func newClient(t *testing.T, url string, timeout time.Duration, br *resilience.Breaker) *Client {
@@ -102,167 +86,6 @@ func TestNewRejectsBadURL(t *testing.T) {
 		if _, err := New(Options{BaseURL: u}); err == nil {
 			t.Errorf("New(%q) accepted", u)
 		}
-	}
-}
-
-func TestRetriesAndRefusals(t *testing.T) {
-	tests := []struct {
-		name        string
-		behave      func(n int64, w http.ResponseWriter) bool // n counts from 1
-		wantMatch   bool
-		unavailable bool
-		otherErr    bool
-		wantHits    int64
-	}{
-		{"5xx then answer is retried", func(n int64, w http.ResponseWriter) bool {
-			if n == 1 {
-				w.WriteHeader(http.StatusBadGateway)
-				return true
-			}
-			return false
-		}, true, false, false, 2},
-		{"garbled answer is retried", func(n int64, w http.ResponseWriter) bool {
-			if n == 1 {
-				_, _ = w.Write([]byte("<html>"))
-				return true
-			}
-			return false
-		}, true, false, false, 2},
-		{"5xx twice is unavailable", func(n int64, w http.ResponseWriter) bool {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return true
-		}, false, true, false, 2},
-		{"4xx is not retried and is not an outage", func(n int64, w http.ResponseWriter) bool {
-			w.WriteHeader(http.StatusBadRequest)
-			return true
-		}, false, false, true, 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv := newBureauServer(t)
-			var n atomic.Int64
-			srv.set(func(w http.ResponseWriter, r *http.Request) bool { return tt.behave(n.Add(1), w) })
-			br := resilience.NewBreaker(1, time.Minute, nil)
-			c := newClient(t, srv.URL, time.Second, br)
-			got, err := c.Match(context.Background(), "HONGGILDONG", mustRRN(t, "900101-1234568"))
-			var un *identity.UnavailableError
-			isUn := errors.As(err, &un)
-			if got != tt.wantMatch || isUn != tt.unavailable || (err != nil && !isUn) != tt.otherErr {
-				t.Fatalf("Match = %v, %v", got, err)
-			}
-			if isUn && (!errors.Is(err, ErrUnavailable) || un.RetryAfter <= 0) {
-				t.Fatalf("unavailable error %v lacks ErrUnavailable or RetryAfter", err)
-			}
-			if srv.hits.Load() != tt.wantHits {
-				t.Fatalf("hits %d, want %d", srv.hits.Load(), tt.wantHits)
-			}
-			// Errors end up in logs: they name the URL and status, never the body.
-			if err != nil && (strings.Contains(err.Error(), "1234568") || strings.Contains(err.Error(), "HONGGILDONG")) {
-				t.Fatalf("error shows personal data: %v", err)
-			}
-			// Only an outage opens the (threshold 1) breaker.
-			if open := br.State() == resilience.Open; open != tt.unavailable {
-				t.Fatalf("breaker %s after %s", br.State(), tt.name)
-			}
-		})
-	}
-}
-
-func TestSlowBureauIsBounded(t *testing.T) {
-	srv := newBureauServer(t)
-	release := make(chan struct{})
-	defer close(release)
-	srv.set(func(w http.ResponseWriter, r *http.Request) bool {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-		return true
-	})
-	timeout := 100 * time.Millisecond
-	c := newClient(t, srv.URL, timeout, nil)
-	start := time.Now()
-	// The caller allows a minute; the client must not use it.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	_, err := c.Match(ctx, "HONGGILDONG", mustRRN(t, "900101-1234568"))
-	elapsed := time.Since(start)
-	var un *identity.UnavailableError
-	if !errors.As(err, &un) {
-		t.Fatalf("err = %v, want unavailable", err)
-	}
-	if elapsed < 2*timeout || elapsed > c.MaxDuration()+200*time.Millisecond {
-		t.Fatalf("took %v; want between %v and about %v", elapsed, 2*timeout, c.MaxDuration())
-	}
-	if srv.hits.Load() != 2 {
-		t.Fatalf("hits %d, want 2 attempts", srv.hits.Load())
-	}
-}
-
-func TestDeadBureauOpensBreakerAndRecovers(t *testing.T) {
-	srv := newBureauServer(t)
-	var down atomic.Bool
-	down.Store(true)
-	srv.set(func(w http.ResponseWriter, r *http.Request) bool {
-		if down.Load() {
-			w.WriteHeader(http.StatusInternalServerError)
-			return true
-		}
-		return false
-	})
-	clock := testkit.NewClock(time.Unix(1_700_000_000, 0))
-	br := resilience.NewBreaker(3, 30*time.Second, clock.Now)
-	c := newClient(t, srv.URL, time.Second, br)
-	rrn := mustRRN(t, "900101-1234568")
-	check := func() (bool, error) { return c.Match(context.Background(), "HONGGILDONG", rrn) }
-
-	for i := 0; i < 3; i++ {
-		if _, err := check(); !errors.Is(err, ErrUnavailable) {
-			t.Fatalf("check %d: %v", i, err)
-		}
-	}
-	if br.State() != resilience.Open || srv.hits.Load() != 6 {
-		t.Fatalf("after 3 failed checks: breaker %s, hits %d", br.State(), srv.hits.Load())
-	}
-
-	// Open: calls fail at once, without touching the bureau, with the time
-	// left on the breaker as Retry-After.
-	clock.Advance(10 * time.Second)
-	for i := 0; i < 20; i++ {
-		start := time.Now()
-		_, err := check()
-		var un *identity.UnavailableError
-		if !errors.As(err, &un) || un.RetryAfter != 20*time.Second {
-			t.Fatalf("open call: %v", err)
-		}
-		if d := time.Since(start); d > 20*time.Millisecond {
-			t.Fatalf("open call took %v", d)
-		}
-	}
-	if srv.hits.Load() != 6 {
-		t.Fatalf("open breaker let %d calls through", srv.hits.Load()-6)
-	}
-
-	// Cooldown over, bureau still down: one trial, which reopens it.
-	clock.Advance(20 * time.Second)
-	if _, err := check(); !errors.Is(err, ErrUnavailable) || br.State() != resilience.Open {
-		t.Fatalf("failed trial: %v, breaker %s", err, br.State())
-	}
-	if srv.hits.Load() != 8 {
-		t.Fatalf("hits %d after trial", srv.hits.Load())
-	}
-
-	// The bureau recovers; after the next cooldown the trial closes it.
-	down.Store(false)
-	if _, err := check(); !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("still open: %v", err)
-	}
-	clock.Advance(30 * time.Second)
-	if ok, err := check(); err != nil || !ok || br.State() != resilience.Closed {
-		t.Fatalf("recovery: %v %v, breaker %s", ok, err, br.State())
-	}
-	if ok, err := check(); err != nil || !ok {
-		t.Fatalf("after recovery: %v %v", ok, err)
 	}
 }
 
