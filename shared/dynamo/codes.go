@@ -320,16 +320,3 @@ func (st *CodeStore) DueOn(ctx context.Context, day string) ([]DueEntry, error) 
 	}
 	return out, nil
 }
-
-// ExpiringOn lists the keys of the holders DueOn day.
-func (st *CodeStore) ExpiringOn(ctx context.Context, day string) ([]string, error) {
-	due, err := st.DueOn(ctx, day)
-	if err != nil {
-		return nil, err
-	}
-	keys := make([]string, len(due))
-	for i, d := range due {
-		keys[i] = d.HolderKey
-	}
-	return keys, nil
-}

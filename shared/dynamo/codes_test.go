@@ -180,7 +180,7 @@ func TestRequestLifecycle(t *testing.T) {
 	}
 }
 
-func TestExpiringOnReadsOneDay(t *testing.T) {
+func TestDueOnReadsOneDay(t *testing.T) {
 	db := localDynamo(t)
 	ctx := context.Background()
 	st := NewCodeStore(db, table, NewStats(db, table))
@@ -192,12 +192,12 @@ func TestExpiringOnReadsOneDay(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := st.ExpiringOn(ctx, stats.Day(t0.AddDate(1, 0, 0)))
+	got, err := st.DueOn(ctx, stats.Day(t0.AddDate(1, 0, 0)))
 	if err != nil || len(got) != 2 {
 		t.Fatalf("%v %v", got, err)
 	}
-	got, _ = st.ExpiringOn(ctx, stats.Day(t0.AddDate(1, 0, 1)))
-	if len(got) != 1 || got[0] != "c" {
+	got, _ = st.DueOn(ctx, stats.Day(t0.AddDate(1, 0, 1)))
+	if len(got) != 1 || got[0].HolderKey != "c" {
 		t.Fatalf("%v", got)
 	}
 }
