@@ -1,8 +1,8 @@
 // Package dynamo holds the DynamoDB adapters of the domain interfaces.
 //
 // Everything lives in one table (template.yaml's table): string keys PK and
-// SK, a general index GSI1 (GSI1PK, GSI1SK, reserved for later access
-// patterns) and a TTL attribute "ttl" in epoch seconds. TTL only cleans up,
+// SK, a general index GSI1 (GSI1PK, GSI1SK; today the expiry index,
+// EXPIRY#<day> / HOLDER#<key>) and a TTL attribute "ttl" in epoch seconds. TTL only cleans up,
 // sometimes days late, so the code checks expiry itself. No item holds a
 // name or registration number in clear: holders are keyed hashes and
 // personal fields are sealed before they reach this package.
