@@ -16,7 +16,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/pccc/pccc/infra/faults"
 	"github.com/pccc/pccc/infra/localrun"
 	"github.com/pccc/pccc/infra/localstack"
+	"github.com/pccc/pccc/shared/admission"
 	"github.com/pccc/pccc/shared/awsclient"
 	"github.com/pccc/pccc/shared/codeapi"
 	"github.com/pccc/pccc/shared/platform"
@@ -246,19 +246,8 @@ func (s *System) QueueURL(ctx context.Context, name string) (string, error) {
 
 // Depth is the command queue's backlog: visible and in flight.
 func (s *System) Depth(ctx context.Context, url string) (int, error) {
-	out, err := s.Clients.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
-		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
-	if err != nil {
-		return 0, err
-	}
-	// Only the two counts: some emulators answer every attribute.
-	n := 0
-	for _, name := range []string{"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"} {
-		var k int
-		_, _ = fmt.Sscan(out.Attributes[name], &k)
-		n += k
-	}
-	return n, nil
+	// The same reading admission control makes.
+	return (&admission.SQSDepth{SQS: s.Clients.SQS, QueueURL: url}).Depth(ctx)
 }
 
 // IssueBody is a valid issue body with synthetic details.
