@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -183,10 +184,20 @@ func fixQueueURLs(next http.Handler, port string) http.Handler {
 	fix := queueURLFixer(port)
 	counts := &receiveCounts{n: map[string]int{}}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target := r.Header.Get("X-Amz-Target")
+		if target == "AmazonSQS.DeleteMessage" || target == "AmazonSQS.DeleteMessageBatch" {
+			// A deleted message is received no more: forget its count, so
+			// a long make run does not keep one per message ever sent.
+			in, err := io.ReadAll(r.Body)
+			if err == nil {
+				counts.forget(in)
+			}
+			r.Body = io.NopCloser(bytes.NewReader(in))
+		}
 		rec := &recorder{header: http.Header{}, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
 		body := fix(rec.body.Bytes())
-		switch r.Header.Get("X-Amz-Target") {
+		switch target {
 		case "AmazonSQS.ReceiveMessage":
 			if rec.status == http.StatusOK {
 				body = counts.fix(body)
@@ -213,6 +224,29 @@ func fixQueueURLs(next http.Handler, port string) http.Handler {
 type receiveCounts struct {
 	mu sync.Mutex
 	n  map[string]int
+}
+
+// forget drops the counts of the messages a delete request names. goaws's
+// receipt handles are "<message id>#<random>".
+func (c *receiveCounts) forget(req []byte) {
+	var in struct {
+		ReceiptHandle string
+		Entries       []struct{ ReceiptHandle string }
+	}
+	if json.Unmarshal(req, &in) != nil {
+		return
+	}
+	handles := []string{in.ReceiptHandle}
+	for _, e := range in.Entries {
+		handles = append(handles, e.ReceiptHandle)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, h := range handles {
+		if id, _, ok := strings.Cut(h, "#"); ok {
+			delete(c.n, id)
+		}
+	}
 }
 
 func (c *receiveCounts) fix(body []byte) []byte {
