@@ -143,7 +143,7 @@ func MeasureCeilings(ctx context.Context, s *System, toks []string, workers int,
 			return err
 		}
 		if a.Status != 202 {
-			return fmt.Errorf("status %d", a.Status)
+			return fmt.Errorf("status %d %v", a.Status, a.Body)
 		}
 		return nil
 	}
@@ -180,7 +180,7 @@ func MeasureCeilings(ctx context.Context, s *System, toks []string, workers int,
 			return err
 		}
 		if a.Status != 200 {
-			return fmt.Errorf("status %d", a.Status)
+			return fmt.Errorf("status %d %v", a.Status, a.Body)
 		}
 		return nil
 	})

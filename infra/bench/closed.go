@@ -22,6 +22,9 @@ type Rate struct {
 	OK, Fails int64
 	PerSecond float64
 	P50, P99  time.Duration
+	FirstFail string // the first failure's error, for the report
+	// CPU is the processor time each process spent while measuring.
+	CPU CPU
 }
 
 // minCompleted is the fewest calls a measurement completes: on a slow or
@@ -39,6 +42,7 @@ const (
 // loop.
 func ClosedLoop(ctx context.Context, name string, workers int, warm, d time.Duration, op func(ctx context.Context, worker, i int) error) Rate {
 	var ok, fails atomic.Int64
+	var firstFail atomic.Value
 	var measuring atomic.Bool
 	stop := make(chan struct{})
 	lat := make([][]time.Duration, workers)
@@ -60,6 +64,7 @@ func ClosedLoop(ctx context.Context, name string, workers int, warm, d time.Dura
 				}
 				if err != nil {
 					fails.Add(1)
+					firstFail.CompareAndSwap(nil, err.Error())
 					continue
 				}
 				ok.Add(1)
@@ -69,6 +74,7 @@ func ClosedLoop(ctx context.Context, name string, workers int, warm, d time.Dura
 	}
 	time.Sleep(warm)
 	measuring.Store(true)
+	cpu0 := readCPU()
 	begin := time.Now()
 	time.Sleep(d)
 	for ok.Load()+fails.Load() < minCompleted && time.Since(begin) < maxMeasure {
@@ -76,6 +82,7 @@ func ClosedLoop(ctx context.Context, name string, workers int, warm, d time.Dura
 	}
 	measuring.Store(false)
 	elapsed := time.Since(begin)
+	cpu := readCPU().since(cpu0)
 	close(stop)
 	wg.Wait()
 	var all []time.Duration
@@ -84,6 +91,8 @@ func ClosedLoop(ctx context.Context, name string, workers int, warm, d time.Dura
 	}
 	r := Rate{Name: name, Workers: workers, Duration: elapsed, OK: ok.Load(), Fails: fails.Load()}
 	r.PerSecond = float64(r.OK) / elapsed.Seconds()
+	r.FirstFail, _ = firstFail.Load().(string)
+	r.CPU = cpu
 	r.P50, r.P99 = Percentile(all, 0.50), Percentile(all, 0.99)
 	return r
 }

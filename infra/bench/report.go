@@ -42,6 +42,11 @@ func WriteCeilings(w io.Writer, c Ceilings) {
 	for _, r := range []Rate{c.TrivialHTTP, c.SendMessage, c.GetItem, c.AcceptAlone, c.Accept, c.Lookup} {
 		fmt.Fprintf(w, "| %s | %d | %d | %.0f | %s | %s | %d |\n", r.Name, r.Workers, r.OK, r.PerSecond, ms(r.P50), ms(r.P99), r.Fails)
 	}
+	for _, r := range []Rate{c.TrivialHTTP, c.SendMessage, c.GetItem, c.AcceptAlone, c.Accept, c.Lookup} {
+		if r.Fails > 0 {
+			fmt.Fprintf(w, "\n%s: %d failed; the first: %s\n", r.Name, r.Fails, r.FirstFail)
+		}
+	}
 	ratio := func(a, b float64) float64 {
 		if b == 0 {
 			return 0
@@ -55,6 +60,26 @@ func WriteCeilings(w io.Writer, c Ceilings) {
 	fmt.Fprintf(w, "| accept path / trivial HTTP handler | %.2f | |\n", ratio(c.Accept.PerSecond, c.TrivialHTTP.PerSecond))
 	fmt.Fprintf(w, "| extra p99 of the accept path over raw SendMessage | %s ms | |\n", ms(c.Accept.P99-c.SendMessage.P99))
 	fmt.Fprintf(w, "| extra p99 of the lookup over raw GetItem | %s ms | |\n", ms(c.Lookup.P99-c.GetItem.P99))
+	writeCPU(w, c)
 	fmt.Fprintf(w, "\nBacklog left by the accept run: %d commands, drained in %.1f s: **%.0f commands/s** through the worker.\n",
 		c.Drain.Backlog, c.Drain.Took.Seconds(), c.Drain.PerSecond)
+}
+
+// writeCPU says where each measurement's time went: processor time per
+// completed call, by process.
+func writeCPU(w io.Writer, c Ceilings) {
+	rates := []Rate{c.TrivialHTTP, c.SendMessage, c.GetItem, c.AcceptAlone, c.Accept, c.Lookup}
+	if rates[0].CPU == nil {
+		return
+	}
+	fmt.Fprintf(w, "\nWhere the time goes: processor time per completed call (µs), by process, read from /proc while each measurement ran (%d cores: %d µs of processor a second in all).\n\n", runtime.NumCPU(), runtime.NumCPU()*1_000_000)
+	fmt.Fprintf(w, "| measurement | %s | %s | %s | all |\n|---|---:|---:|---:|---:|\n", ProcSelf, ProcJava, ProcNode)
+	for _, r := range rates {
+		if r.OK == 0 {
+			continue
+		}
+		per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(r.OK) }
+		all := r.CPU[ProcSelf] + r.CPU[ProcJava] + r.CPU[ProcNode]
+		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f | %.0f |\n", r.Name, per(r.CPU[ProcSelf]), per(r.CPU[ProcJava]), per(r.CPU[ProcNode]), per(all))
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pccc/pccc/infra/chart"
@@ -39,6 +40,9 @@ type SpikeResult struct {
 	// Expected is the backlog at that moment divided by the drain rate
 	// measured in the ceilings run.
 	Drain, Expected time.Duration
+	// NoRetryAfter counts 429 and 503 answers that came without a
+	// Retry-After header.
+	NoRetryAfter int64
 }
 
 // Spike plays an open-loop profile of real people's calls against the
@@ -51,6 +55,7 @@ func Spike(ctx context.Context, s *System, name string, toks []string, p loadgen
 		return SpikeResult{}, err
 	}
 	var last sync.Map // token index -> last request id
+	var noRetry atomic.Int64
 	endpoint := func(seq int) string {
 		switch seq % 10 {
 		case 7, 8:
@@ -82,6 +87,9 @@ func Spike(ctx context.Context, s *System, name string, toks []string, p loadgen
 				id = "AAAAAAAAAAAAAAAAAAAAAA" // not yet: a 404, as a too-early poll is
 			}
 			a, err = s.Call(ctx, "GET", "/v1/requests/"+id.(string), toks[i], "", "")
+		}
+		if err == nil && (a.Status == 429 || a.Status == 503) && a.RetryAfter == "" {
+			noRetry.Add(1)
 		}
 		r := loadgen.Result{Endpoint: ep, Status: a.Status, Err: err}
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -125,7 +133,7 @@ func Spike(ctx context.Context, s *System, name string, toks []string, p loadgen
 	time.Sleep(300 * time.Millisecond)
 	close(stop)
 	<-sampled
-	res := SpikeResult{Name: name, Profile: p, Summary: rec.Summary(), Series: rec.Series(), Depth: depth, Drain: drain}
+	res := SpikeResult{Name: name, Profile: p, Summary: rec.Summary(), Series: rec.Series(), Depth: depth, Drain: drain, NoRetryAfter: noRetry.Load()}
 	if drainRate > 0 {
 		res.Expected = time.Duration(float64(backlog) / drainRate * float64(time.Second))
 	}
@@ -149,10 +157,14 @@ func WriteSpike(w io.Writer, r SpikeResult) {
 		fmt.Fprintf(w, "%s %.0f s at %.1f→%.1f/s", ph.Name, ph.Duration.Seconds(), ph.StartRate, ph.EndRate)
 	}
 	fmt.Fprintf(w, " (peak %.1f/s), open loop: arrivals keep coming whether or not earlier calls finished.\n\n", peak)
-	fmt.Fprintf(w, "| endpoint | offered | offered /s | achieved /s | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) | statuses | errors | timeouts |\n|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|\n")
+	fmt.Fprintf(w, "| endpoint | offered | offered /s | answered /s | taken (2xx) /s | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) | p99 of 2xx (ms) | p99 of 429/503 (ms) | statuses | errors | timeouts |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|\n")
 	for _, e := range r.Summary {
-		fmt.Fprintf(w, "| %s | %d | %.1f | %.1f | %s | %s | %s | %s | %s | %d | %d |\n", e.Endpoint, e.Offered, e.OfferedRate, e.AchievedRate,
-			ms(e.P50), ms(e.P95), ms(e.P99), ms(e.Max), statuses(e.ByStatus), e.Errors, e.Timeouts)
+		refused := "-"
+		if e.ByStatus[429]+e.ByStatus[503] > 0 {
+			refused = ms(e.Refused.P99)
+		}
+		fmt.Fprintf(w, "| %s | %d | %.1f | %.1f | %.1f | %s | %s | %s | %s | %s | %s | %s | %d | %d |\n", e.Endpoint, e.Offered, e.OfferedRate, e.AchievedRate,
+			e.Goodput, ms(e.P50), ms(e.P95), ms(e.P99), ms(e.Max), ms(e.OK.P99), refused, statuses(e.ByStatus), e.Errors, e.Timeouts)
 	}
 	fmt.Fprintf(w, "\nPeak backlog %d commands; after the last arrival the backlog drained in %.1f s (backlog ÷ measured worker rate: %.1f s).\n",
 		r.PeakBacklog, r.Drain.Seconds(), r.Expected.Seconds())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,5 +84,63 @@ func TestAdmissionControl(t *testing.T) {
 		if r.status != 202 {
 			t.Fatalf("after the drain: %d %s", r.status, r.raw)
 		}
+	})
+}
+
+// TestAdmissionRate: with ADMIT_MAX_RATE, a burst of commands gets at most
+// the rate's budget taken (counted over all instances in 250 ms windows)
+// and the rest refused at once with 503 OVERLOADED and Retry-After; a
+// refused command stored nothing, so sending it again later with the same
+// Idempotency-Key is taken; every taken command is carried out.
+func TestAdmissionRate(t *testing.T) {
+	eachStack(t, func(t *testing.T, kind localstack.Kind) {
+		// 8 a second: 2 per 250 ms window.
+		s := start(t, kind, sessionEnv(map[string]string{"ADMIT_MAX_RATE": "8"}))
+		const n = 60
+		toks := make([]string, n)
+		for i := range toks {
+			toks[i] = mint(t, "rate-"+string(kind)+"-"+strconv.Itoa(i))
+		}
+		replies := make([]reply, n)
+		var wg sync.WaitGroup
+		began := time.Now()
+		for i := range toks {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				replies[i] = s.call(t, "POST", "/v1/codes", toks[i], "burst-"+strconv.Itoa(i), issueBody())
+			}()
+		}
+		wg.Wait()
+		windows := int(time.Since(began)/(250*time.Millisecond)) + 2 // the burst's windows, partial ones at both ends
+		var taken, refused []int
+		for i, r := range replies {
+			switch {
+			case r.status == 202:
+				taken = append(taken, i)
+			case r.status == 503 && r.errCode == "OVERLOADED" && r.header.Get("Retry-After") == "1":
+				refused = append(refused, i)
+			default:
+				t.Fatalf("command %d: %d %s (Retry-After %q)", i, r.status, r.raw, r.header.Get("Retry-After"))
+			}
+		}
+		t.Logf("%d taken, %d refused at once, over %d windows", len(taken), len(refused), windows)
+		if len(taken) < 1 || len(taken) > 2*windows || len(refused) == 0 {
+			t.Fatalf("%d taken, %d refused over %d windows of 2", len(taken), len(refused), windows)
+		}
+		for _, i := range taken {
+			s.succeeded(t, toks[i], replies[i].body["requestId"].(string))
+		}
+		// The same command again, same key, after the window: taken.
+		i := refused[0]
+		var r reply
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			r = s.call(t, "POST", "/v1/codes", toks[i], "burst-"+strconv.Itoa(i), issueBody())
+			if r.status != 503 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+		s.succeeded(t, toks[i], accepted(t, r))
 	})
 }

@@ -69,6 +69,11 @@ type EndpointSummary struct {
 	// Lag is how late the client fired requests (actual - intended start).
 	// A large lag means the client, not the server, was the bottleneck.
 	Lag Latency
+	// OK and Refused split the latency (from the intended start) by
+	// answer: 2xx, and the deliberate refusals 429 and 503. An overload
+	// run is judged on both: what was taken, and how fast the rest was
+	// told to come back later.
+	OK, Refused Latency
 
 	ByStatus map[int]int64
 	Errors   int64
@@ -116,7 +121,7 @@ type Recorder struct {
 type endpointStats struct {
 	offered, completed, errors, timeouts, dropped, ok int64
 	byStatus                                          map[int]int64
-	latency, service, lag                             Histogram
+	latency, service, lag, okLat, refusedLat          Histogram
 	seconds                                           []Second
 }
 
@@ -176,6 +181,13 @@ func (r *Recorder) Record(s Sample) {
 	// matters.
 	ep.latency.Record(s.Ended - s.Intended)
 	ep.service.Record(s.Ended - s.Started)
+	switch st := res.Status; {
+	case res.Timeout:
+	case st >= 200 && st < 300:
+		ep.okLat.Record(s.Ended - s.Intended)
+	case st == 429 || st == 503:
+		ep.refusedLat.Record(s.Ended - s.Intended)
+	}
 }
 
 // second returns ep's bucket for offset d, growing its series as needed,
@@ -249,6 +261,8 @@ func (r *Recorder) Total() EndpointSummary {
 		all.latency.Merge(&ep.latency)
 		all.service.Merge(&ep.service)
 		all.lag.Merge(&ep.lag)
+		all.okLat.Merge(&ep.okLat)
+		all.refusedLat.Merge(&ep.refusedLat)
 	}
 	return all.summary(AllEndpoints, r.span())
 }
@@ -272,6 +286,8 @@ func (ep *endpointStats) summary(name string, window time.Duration) EndpointSumm
 		Max:       ep.latency.Max(),
 		Service:   quantiles(&ep.service),
 		Lag:       quantiles(&ep.lag),
+		OK:        quantiles(&ep.okLat),
+		Refused:   quantiles(&ep.refusedLat),
 		ByStatus:  make(map[int]int64, len(ep.byStatus)),
 		Errors:    ep.errors,
 		Timeouts:  ep.timeouts,

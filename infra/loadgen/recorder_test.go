@@ -64,6 +64,14 @@ func TestRecorderAccounting(t *testing.T) {
 	if a.Service.Max != ms(1090) {
 		t.Errorf("max service latency %v, want 1.09s", a.Service.Max)
 	}
+	// Split by answer: the 200 (50ms) and 201 (1.1s); the 429 and 503
+	// (10 and 20ms); the 404, 500 and 302 in neither.
+	if a.OK.Max != ms(1100) || a.OK.P50 > ms(51) {
+		t.Errorf("2xx latency %+v, want p50 50ms, max 1.1s", a.OK)
+	}
+	if a.Refused.Max != ms(20) || a.Refused.P50 > ms(11) {
+		t.Errorf("refusal latency %+v, want p50 10ms, max 20ms", a.Refused)
+	}
 
 	tot := rec.Total()
 	if tot.Endpoint != AllEndpoints || tot.Offered != 12 || tot.Completed != 8 || tot.ByStatus[200] != 2 {

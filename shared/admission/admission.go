@@ -5,13 +5,18 @@
 // which made it worse). It also says where a queued request stands: its
 // position in line and an estimated wait.
 //
-// Two bounds, both configuration: the backlog, as the estimated wait of a
-// new command (queue depth / worker drain rate) against MaxWait, and the
+// Three bounds, all configuration: the backlog, as the estimated wait of a
+// new command (queue depth / worker drain rate) against MaxWait; the
 // latency of the accept path itself (an exponentially weighted average of
-// what the API's own writes took) against MaxLatency. Either one passed
-// answers 503 OVERLOADED with Retry-After. The queue depth is read at most
-// once per CacheFor per function instance, in the background, so the check
-// costs no request any waiting in a surge.
+// what the API's own work took) against MaxLatency; and the rate of
+// commands taken over all function instances against MaxRate, sized to
+// what the table can write. Any one passed answers 503 OVERLOADED with
+// Retry-After, before the command costs anything else. The queue depth is
+// read at most once per CacheFor per function instance, in the background,
+// so the check costs no request any waiting in a surge; the rate is
+// counted in a shared item per short window, leased a few commands at a
+// time, so it costs a fraction of a write per command and, once a window's
+// budget is spent, nothing more until the next window.
 package admission
 
 import (
@@ -35,6 +40,13 @@ type Depth interface {
 	Depth(ctx context.Context) (int, error)
 }
 
+// Leases counts commands over all instances (dynamo.Limiter): Lease takes
+// n of key's limit in the window now running, or reports it spent; count
+// is what all instances have taken of it.
+type Leases interface {
+	Lease(ctx context.Context, key string, n, limit int, window time.Duration) (ok bool, count int, err error)
+}
+
 // Gate admits or sheds commands. Safe for concurrent use.
 type Gate struct {
 	Depth     Depth
@@ -44,6 +56,14 @@ type Gate struct {
 	// 0 turns the latency bound off.
 	MaxLatency time.Duration
 	CacheFor   time.Duration // default 1s
+	// MaxRate, with Leases, bounds the commands taken a second over all
+	// instances; 0 turns the rate bound off. RateWindow is the window it
+	// is counted in (default 250ms), RateKey the counter (default
+	// "commands").
+	Leases     Leases
+	MaxRate    float64
+	RateWindow time.Duration
+	RateKey    string
 	Now        func() time.Time
 
 	mu        sync.Mutex
@@ -52,6 +72,19 @@ type Gate struct {
 	sinceRead int     // commands this instance admitted since the depth was read
 	reading   bool    // a background read is under way
 	latency   float64 // EWMA, seconds
+
+	// The rate window this instance is in, the commands it may still take
+	// in it without asking the store, how much of the window's budget is
+	// known taken (by every instance, this one's leases in flight
+	// included), and what it took in this window and the last (to size
+	// its next lease).
+	win              int64 // window start, epoch milliseconds
+	tokens           int
+	known            int
+	used, usedBefore int
+	flight           chan struct{} // closed when the lease in flight ends
+	waiting          int           // calls waiting for it
+	demand           int           // calls that waited for the last one
 }
 
 // ErrOverloaded is the answer when a bound is passed; its Retry-After is
@@ -76,20 +109,122 @@ func (g *Gate) Admit(ctx context.Context) (int, error) {
 		g.mu.Unlock()
 		return 0, overloaded(wait - g.MaxWait)
 	}
+	lat := time.Duration(g.latency * float64(time.Second))
+	g.mu.Unlock()
+	if g.MaxLatency > 0 && lat > g.MaxLatency {
+		// Recovers as the calls that are let through get faster: a shed
+		// call observes nothing, so decay the average a little.
+		g.Observe(g.MaxLatency / 2)
+		return 0, overloaded(time.Second)
+	}
+	if err := g.takeRate(ctx); err != nil {
+		return 0, err
+	}
+	g.mu.Lock()
 	g.sinceRead++
 	g.mu.Unlock()
-	if g.MaxLatency > 0 {
-		g.mu.Lock()
-		lat := time.Duration(g.latency * float64(time.Second))
-		g.mu.Unlock()
-		if lat > g.MaxLatency {
-			// Recovers as the calls that are let through get faster: a
-			// shed call observes nothing, so decay the average a little.
-			g.Observe(g.MaxLatency / 2)
-			return 0, overloaded(time.Second)
-		}
-	}
 	return pos, nil
+}
+
+// takeRate takes one command from the rate budget: from what this
+// instance leased for the window, else by leasing more.
+func (g *Gate) takeRate(ctx context.Context) error {
+	if g.Leases == nil || g.MaxRate <= 0 {
+		return nil
+	}
+	window := g.RateWindow
+	if window <= 0 {
+		window = 250 * time.Millisecond
+	}
+	key := g.RateKey
+	if key == "" {
+		key = "commands"
+	}
+	w := window.Milliseconds()
+	limit := max(1, int(math.Ceil(g.MaxRate*window.Seconds())))
+	for {
+		start := g.now().UnixMilli() / w * w
+		g.mu.Lock()
+		if start != g.win {
+			if start == g.win+w {
+				g.usedBefore = g.used
+			} else {
+				g.usedBefore = 0
+			}
+			g.win, g.tokens, g.known, g.used = start, 0, 0, 0
+		}
+		switch {
+		case g.tokens > 0:
+			g.tokens--
+			g.used++
+			g.mu.Unlock()
+			return nil
+		case g.known >= limit:
+			// Spent, or about to be by the lease in flight: refused here,
+			// with no call, so the excess is told at once.
+			g.mu.Unlock()
+			return overloaded(time.Second)
+		case g.flight != nil:
+			// One lease at a time per instance: wait for it, then take
+			// from what it brought, or lease again.
+			flight := g.flight
+			g.waiting++
+			g.mu.Unlock()
+			select {
+			case <-flight:
+			case <-ctx.Done():
+				g.mu.Lock()
+				g.waiting--
+				g.mu.Unlock()
+				return overloaded(time.Second)
+			}
+			g.mu.Lock()
+			g.waiting--
+			g.mu.Unlock()
+			continue
+		}
+		return g.lease(ctx, key, start, limit, window)
+	}
+}
+
+// lease asks the store for the next few commands of the window, for this
+// call and those waiting; g.mu is held on entry and released.
+func (g *Gate) lease(ctx context.Context, key string, start int64, limit int, window time.Duration) error {
+	// About a quarter of what this instance took in the last window (or
+	// enough for the calls waiting now), so a busy instance writes a few
+	// times a window and an idle one holds back little of a budget that
+	// other instances share.
+	n := min(max(1, g.usedBefore/4, g.waiting+1, g.demand), max(1, limit/8))
+	g.demand = 0
+	g.known += n
+	flight := make(chan struct{})
+	g.flight = flight
+	g.mu.Unlock()
+	ok, count, err := g.Leases.Lease(ctx, key, n, limit, window)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.flight = nil
+	// Those who waited for this lease and find it short ask for the
+	// rest in one.
+	g.demand = g.waiting
+	close(flight)
+	if g.win != start {
+		// The window turned while leasing; the lease was for the old one.
+		return nil
+	}
+	if err != nil {
+		// The counter cannot be reached: admit, as with an unknown depth.
+		g.known -= n
+		return nil
+	}
+	if !ok {
+		g.known = limit
+		return overloaded(time.Second)
+	}
+	g.known = max(g.known, count)
+	g.tokens += n - 1
+	g.used++
+	return nil
 }
 
 // Observe feeds the latency of one accept (the API's writes and send).
@@ -211,4 +346,18 @@ func (q *SQSDepth) Depth(ctx context.Context) (int, error) {
 		total += n
 	}
 	return total, nil
+}
+
+type positionKey struct{}
+
+// WithPosition carries an admitted command's position in line to the code
+// that records it.
+func WithPosition(ctx context.Context, pos int) context.Context {
+	return context.WithValue(ctx, positionKey{}, pos)
+}
+
+// PositionFrom is the position WithPosition carried, or 0.
+func PositionFrom(ctx context.Context) int {
+	pos, _ := ctx.Value(positionKey{}).(int)
+	return pos
 }

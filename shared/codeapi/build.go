@@ -38,6 +38,7 @@ type parts struct {
 	codes    *dynamo.CodeStore
 	requests *dynamo.RequestStore
 	guard    *idempotency.Guard
+	gate     *admission.Gate // command functions only
 }
 
 func newParts(d platform.Deps) (*parts, error) {
@@ -67,9 +68,28 @@ func newParts(d platform.Deps) (*parts, error) {
 	}, nil
 }
 
-// command wraps a command endpoint: the session first, then the key.
+// command wraps a command endpoint: the session first, then admission
+// (before the key's claim, so a shed command costs no write), then the key.
 func (p *parts) command(ep session.HolderEndpoint) httpapi.Endpoint {
-	return session.RequireHolder(p.sessions, p.guard.Holder(ep))
+	return session.RequireHolder(p.sessions, Admitted(p.gate, p.guard.Holder(ep)))
+}
+
+// Admitted asks the gate before anything else is done for a command; the
+// position in line it gives rides on the context to the request record,
+// and the time an admitted command took feeds the gate's latency bound.
+func Admitted(g *admission.Gate, next session.HolderEndpoint) session.HolderEndpoint {
+	return func(ctx context.Context, req *httpapi.Request, c session.Claims) (*httpapi.Response, error) {
+		pos, err := g.Admit(ctx)
+		if err != nil {
+			return nil, err
+		}
+		started := time.Now()
+		resp, err := next(admission.WithPosition(ctx, pos), req, c)
+		if err == nil {
+			g.Observe(time.Since(started))
+		}
+		return resp, err
+	}
 }
 
 func (p *parts) service() (*lifecycle.Service, error) {
@@ -78,13 +98,15 @@ func (p *parts) service() (*lifecycle.Service, error) {
 		return nil, errors.New("codes: COMMAND_QUEUE_URL and an SQS client are required")
 	}
 	cfg := p.d.Config
+	p.gate = &admission.Gate{
+		Depth:     &admission.SQSDepth{SQS: p.d.AWS.SQS, QueueURL: url},
+		DrainRate: float64(cfg.WorkerRate), MaxWait: cfg.AdmitMaxWait, MaxLatency: cfg.AdmitMaxLatency,
+		Leases: dynamo.NewLimiter(p.d.AWS.DynamoDB, cfg.TableName, p.now), MaxRate: float64(cfg.AdmitMaxRate),
+		Now: p.now,
+	}
 	return &lifecycle.Service{
 		Holders: p.codes, Requests: p.requests, Sealer: p.sealer, Policy: Policy(p.d), Now: p.now,
 		Queue: &lifecycle.SQSQueue{SQS: p.d.AWS.SQS, QueueURL: url},
-		Gate: &admission.Gate{
-			Depth:     &admission.SQSDepth{SQS: p.d.AWS.SQS, QueueURL: url},
-			DrainRate: float64(cfg.WorkerRate), MaxWait: cfg.AdmitMaxWait, MaxLatency: cfg.AdmitMaxLatency, Now: p.now,
-		},
 	}, nil
 }
 

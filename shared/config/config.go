@@ -74,10 +74,13 @@ type Config struct {
 	// commands a second (WORKER_RATE, default 100), the longest estimated
 	// wait a new command is queued for (ADMIT_MAX_WAIT, default 30m), and
 	// the accept path's average latency above which commands are shed
-	// (ADMIT_MAX_LATENCY, default 2s; 0 turns it off).
+	// (ADMIT_MAX_LATENCY, default 2s; 0 turns it off), and the most
+	// commands taken a second over all instances (ADMIT_MAX_RATE, default
+	// 0: no rate bound; template.yaml sizes it to the table).
 	WorkerRate      int
 	AdmitMaxWait    time.Duration
 	AdmitMaxLatency time.Duration
+	AdmitMaxRate    int
 }
 
 // Local reports whether this is a local run.
@@ -130,6 +133,7 @@ func Load(getenv func(string) string) (Config, error) {
 		WorkerRate:      r.integer("WORKER_RATE", 100, 1, 1_000_000),
 		AdmitMaxWait:    r.duration("ADMIT_MAX_WAIT", 30*time.Minute),
 		AdmitMaxLatency: r.duration("ADMIT_MAX_LATENCY", 2*time.Second),
+		AdmitMaxRate:    r.integer("ADMIT_MAX_RATE", 0, 0, 1_000_000),
 	}
 	if c.IdempotencyTTL < time.Minute || c.IdempotencyTTL > 7*24*time.Hour {
 		r.fail("IDEMPOTENCY_TTL", "must be from 1m to 168h")

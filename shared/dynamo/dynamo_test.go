@@ -190,6 +190,42 @@ func TestLimiterIsAtomicUnderConcurrency(t *testing.T) {
 	}
 }
 
+func TestLimiterLease(t *testing.T) {
+	db := localDynamo(t)
+	ctx := context.Background()
+	// 30 ms into a 250 ms window.
+	t0 := time.UnixMilli(1_800_000_000_000 + 30)
+	clk := testkit.NewClock(t0)
+	l := NewLimiter(db, table, clk.Now)
+	var leased int
+	for i := range 10 {
+		ok, count, err := l.Lease(ctx, "commands", 4, 10, 250*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			leased += 4
+			if count != leased {
+				t.Fatalf("lease %d: count %d, want %d", i, count, leased)
+			}
+		}
+	}
+	// Leases of 4 while the count is under 10: 0, 4, 8 → 12 leased, then none.
+	if leased != 12 {
+		t.Fatalf("leased %d events, want 12", leased)
+	}
+	clk.Advance(250 * time.Millisecond)
+	if ok, _, err := l.Lease(ctx, "commands", 4, 10, 250*time.Millisecond); err != nil || !ok {
+		t.Fatalf("the next window: %v %v", ok, err)
+	}
+	if c, _ := num(rawItem(t, db, "RATE#commands#1800000000000", "RATE"), "count"); c != 12 {
+		t.Fatalf("first window's count %d, want 12", c)
+	}
+	if _, _, err := l.Lease(ctx, "commands", 0, 10, time.Second); err == nil {
+		t.Fatal("a lease of nothing accepted")
+	}
+}
+
 // failingCounter is a CounterAPI that fails with a given service error.
 type failingCounter struct{ err error }
 

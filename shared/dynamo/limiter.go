@@ -96,3 +96,44 @@ func (l *Limiter) Peek(ctx context.Context, key string, window time.Duration) (i
 	c, _ := num(out.Item, "count")
 	return int(c), nil
 }
+
+// Lease takes n events from key's budget of limit per window, counted in
+// one item per window (PK=RATE#<key>#<window start, epoch milliseconds>;
+// windows may be shorter than a second). It takes them while the window's
+// count is under limit, so a window ends at most n-1 over it; once the
+// count has reached limit it takes nothing and reports false. It returns
+// the window's count after the lease (what every instance has taken), so
+// a caller can tell the budget is spent without asking again. One write
+// serves n events: callers lease a few at a time.
+func (l *Limiter) Lease(ctx context.Context, key string, events, limit int, window time.Duration) (bool, int, error) {
+	if window < time.Millisecond || events < 1 {
+		return false, 0, errors.New("limiter: lease needs a window of at least 1ms and n ≥ 1")
+	}
+	now := l.now()
+	w := window.Milliseconds()
+	start := time.UnixMilli(now.UnixMilli() / w * w)
+	end := start.Add(window)
+	out, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(l.table),
+		Key: map[string]types.AttributeValue{
+			AttrPK: s("RATE#" + key + "#" + strconv.FormatInt(start.UnixMilli(), 10)), AttrSK: s("RATE"),
+		},
+		UpdateExpression:          aws.String("ADD #count :n SET #ttl = :ttl"),
+		ConditionExpression:       aws.String("attribute_not_exists(#count) OR #count < :limit"),
+		ExpressionAttributeNames:  map[string]string{"#count": "count", "#ttl": AttrTTL},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":n": n(int64(events)), ":limit": n(int64(limit)), ":ttl": n(end.Add(time.Hour).Unix())},
+		ReturnValues:              types.ReturnValueUpdatedNew,
+	})
+	var cf *types.ConditionalCheckFailedException
+	if errors.As(err, &cf) {
+		return false, limit, nil
+	}
+	if err != nil {
+		return false, 0, translate("lease rate window", err)
+	}
+	count, ok := num(out.Attributes, "count")
+	if !ok {
+		return false, 0, errors.New("lease rate window: no count returned")
+	}
+	return true, int(count), nil
+}

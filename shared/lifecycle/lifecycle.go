@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/pccc/pccc/shared/admission"
 	"github.com/pccc/pccc/shared/apperr"
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/holder"
@@ -94,13 +95,6 @@ type Sealer interface {
 	Seal(aad string, plaintext []byte) (string, error)
 }
 
-// Admitter sheds commands when the line is too long or the accept path
-// too slow (admission.Gate).
-type Admitter interface {
-	Admit(ctx context.Context) (position int, err error)
-	Observe(d time.Duration)
-}
-
 // Service is the API side.
 type Service struct {
 	Holders  Holders
@@ -109,8 +103,6 @@ type Service struct {
 	Sealer   Sealer
 	Policy   holder.Policy
 	Now      func() time.Time
-	// Gate, when set, is asked first, before any read or write.
-	Gate Admitter
 }
 
 // Command is what a holder asks for.
@@ -127,16 +119,11 @@ type Command struct {
 var ErrNotQueued = apperr.New(apperr.Overloaded, "The service is busy. Please try again shortly.").WithRetryAfter(5 * time.Second)
 
 // Submit checks a holder's command against the holder as read, then queues
-// it. It returns the queued request, or the refusal.
+// it. It returns the queued request, or the refusal. Admission comes
+// before it (codeapi); the position in line it gave rides on ctx
+// (admission.WithPosition).
 func (s *Service) Submit(ctx context.Context, hk string, c Command) (dynamo.Request, error) {
 	now := s.Now()
-	position := 0
-	if s.Gate != nil {
-		var err error
-		if position, err = s.Gate.Admit(ctx); err != nil {
-			return dynamo.Request{}, err
-		}
-	}
 	cur, err := s.current(ctx, hk)
 	if err != nil {
 		return dynamo.Request{}, err
@@ -160,8 +147,7 @@ func (s *Service) Submit(ctx context.Context, hk string, c Command) (dynamo.Requ
 	if err != nil {
 		return dynamo.Request{}, err
 	}
-	req := dynamo.Request{ID: id, Owner: hk, Kind: string(c.Kind), Status: dynamo.RequestQueued, CreatedAt: now, Position: position}
-	started := time.Now()
+	req := dynamo.Request{ID: id, Owner: hk, Kind: string(c.Kind), Status: dynamo.RequestQueued, CreatedAt: now, Position: admission.PositionFrom(ctx)}
 	// The record first: a worker that finds no record would create one
 	// without an owner, and its holder could not read it.
 	if err := s.Requests.Queue(ctx, req); err != nil {
@@ -174,9 +160,6 @@ func (s *Service) Submit(ctx context.Context, hk string, c Command) (dynamo.Requ
 			err = errors.Join(err, ferr)
 		}
 		return dynamo.Request{}, apperr.Wrap(err, ErrNotQueued.Code, ErrNotQueued.Message).WithRetryAfter(ErrNotQueued.RetryAfter)
-	}
-	if s.Gate != nil {
-		s.Gate.Observe(time.Since(started))
 	}
 	return req, nil
 }
