@@ -83,6 +83,7 @@ type Gate struct {
 	known            int
 	used, usedBefore int
 	flight           chan struct{} // closed when the lease in flight ends
+	inflight         int           // commands it asks for
 	waiting          int           // calls waiting for it
 	demand           int           // calls that waited for the last one
 }
@@ -164,6 +165,12 @@ func (g *Gate) takeRate(ctx context.Context) error {
 			// with no call, so the excess is told at once.
 			g.mu.Unlock()
 			return overloaded(time.Second)
+		case g.flight != nil && g.waiting >= g.inflight-1+limit-g.known:
+			// Those already waiting would take what the lease in flight
+			// brings and all the budget left: refused now, not after a
+			// wait.
+			g.mu.Unlock()
+			return overloaded(time.Second)
 		case g.flight != nil:
 			// One lease at a time per instance: wait for it, then take
 			// from what it brought, or lease again.
@@ -197,6 +204,7 @@ func (g *Gate) lease(ctx context.Context, key string, start int64, limit int, wi
 	n := min(max(1, g.usedBefore/4, g.waiting+1, g.demand), max(1, limit/8))
 	g.demand = 0
 	g.known += n
+	g.inflight = n
 	flight := make(chan struct{})
 	g.flight = flight
 	g.mu.Unlock()

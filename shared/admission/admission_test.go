@@ -280,3 +280,38 @@ func TestAdmitByRateSharesLeases(t *testing.T) {
 		t.Fatalf("%d refused, %d leases; want 0 refused and 2 leases (1, then 19 for those waiting)", refused.Load(), store.calls)
 	}
 }
+
+// No more calls wait for a lease than the budget left could take: the
+// next one is refused at once.
+func TestAdmitByRateBoundsTheWait(t *testing.T) {
+	clock := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	now := func() time.Time { return clock }
+	store := &leases{now: now, counts: map[int64]int{}, hold: make(chan struct{}), entered: make(chan struct{}, 100)}
+	g := &Gate{Leases: store, MaxRate: 8, Now: now} // 2 per window
+	done := make(chan error, 2)
+	admit := func() {
+		_, err := g.Admit(context.Background())
+		done <- err
+	}
+	go admit()
+	<-store.entered // the first lease, of 1, is in flight
+	go admit()
+	for i := 0; i < 1000; i++ { // the second waits for it: one left after it
+		g.mu.Lock()
+		w := g.waiting
+		g.mu.Unlock()
+		if w == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := g.Admit(context.Background()); apperr.CodeOf(err) != apperr.Overloaded {
+		t.Fatalf("a third, with the budget spoken for: %v", err)
+	}
+	close(store.hold)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatalf("the first two: %v", err)
+		}
+	}
+}
