@@ -264,16 +264,7 @@ func TestAdmitByRateSharesLeases(t *testing.T) {
 		}()
 	}
 	<-store.entered
-	// Let the other 19 reach the gate and wait.
-	for i := 0; i < 1000; i++ {
-		g.mu.Lock()
-		w := g.waiting
-		g.mu.Unlock()
-		if w == 19 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitingFor(t, g, 19) // the other 19 reach the gate and wait
 	close(store.hold)
 	wg.Wait()
 	if refused.Load() != 0 || store.calls != 2 {
@@ -296,15 +287,7 @@ func TestAdmitByRateBoundsTheWait(t *testing.T) {
 	go admit()
 	<-store.entered // the first lease, of 1, is in flight
 	go admit()
-	for i := 0; i < 1000; i++ { // the second waits for it: one left after it
-		g.mu.Lock()
-		w := g.waiting
-		g.mu.Unlock()
-		if w == 1 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitingFor(t, g, 1) // the second waits for it: one left after it
 	if _, err := g.Admit(context.Background()); apperr.CodeOf(err) != apperr.Overloaded {
 		t.Fatalf("a third, with the budget spoken for: %v", err)
 	}
@@ -314,4 +297,19 @@ func TestAdmitByRateBoundsTheWait(t *testing.T) {
 			t.Fatalf("the first two: %v", err)
 		}
 	}
+}
+
+// waitingFor waits until n calls wait for the gate's lease in flight.
+func waitingFor(t *testing.T, g *Gate, n int) {
+	t.Helper()
+	for range 2000 {
+		g.mu.Lock()
+		w := g.waiting
+		g.mu.Unlock()
+		if w == n {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("%d calls never came to wait", n)
 }
