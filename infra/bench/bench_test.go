@@ -42,7 +42,7 @@ func TestShortBench(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, r := range []Rate{c.TrivialHTTP, c.SendMessage, c.GetItem, c.AcceptAlone, c.Accept, c.Lookup} {
+			for _, r := range c.Rates() {
 				if r.OK == 0 || r.Fails != 0 || r.PerSecond <= 0 || r.P99 < r.P50 {
 					t.Errorf("%s: %+v", r.Name, r)
 				}

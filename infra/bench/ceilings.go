@@ -23,6 +23,11 @@ type Ceilings struct {
 	Drain                             Drain
 }
 
+// Rates are the closed-loop measurements in report order.
+func (c Ceilings) Rates() []Rate {
+	return []Rate{c.TrivialHTTP, c.SendMessage, c.GetItem, c.AcceptAlone, c.Accept, c.Lookup}
+}
+
 // Drain is how fast the workers emptied the backlog the accept run left.
 type Drain struct {
 	Backlog   int

@@ -39,10 +39,10 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microseco
 // WriteCeilings writes the ceilings section.
 func WriteCeilings(w io.Writer, c Ceilings) {
 	fmt.Fprintf(w, "| measurement | workers | completed | rate (/s) | p50 (ms) | p99 (ms) | errors |\n|---|---:|---:|---:|---:|---:|---:|\n")
-	for _, r := range []Rate{c.TrivialHTTP, c.SendMessage, c.GetItem, c.AcceptAlone, c.Accept, c.Lookup} {
+	for _, r := range c.Rates() {
 		fmt.Fprintf(w, "| %s | %d | %d | %.0f | %s | %s | %d |\n", r.Name, r.Workers, r.OK, r.PerSecond, ms(r.P50), ms(r.P99), r.Fails)
 	}
-	for _, r := range []Rate{c.TrivialHTTP, c.SendMessage, c.GetItem, c.AcceptAlone, c.Accept, c.Lookup} {
+	for _, r := range c.Rates() {
 		if r.Fails > 0 {
 			fmt.Fprintf(w, "\n%s: %d failed; the first: %s\n", r.Name, r.Fails, r.FirstFail)
 		}
@@ -68,7 +68,7 @@ func WriteCeilings(w io.Writer, c Ceilings) {
 // writeCPU says where each measurement's time went: processor time per
 // completed call, by process.
 func writeCPU(w io.Writer, c Ceilings) {
-	rates := []Rate{c.TrivialHTTP, c.SendMessage, c.GetItem, c.AcceptAlone, c.Accept, c.Lookup}
+	rates := c.Rates()
 	if rates[0].CPU == nil {
 		return
 	}
