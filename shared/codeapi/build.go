@@ -12,7 +12,6 @@ import (
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/holder"
 	"github.com/pccc/pccc/shared/httpapi"
-	"github.com/pccc/pccc/shared/idempotency"
 	"github.com/pccc/pccc/shared/lifecycle"
 	"github.com/pccc/pccc/shared/platform"
 	"github.com/pccc/pccc/shared/sealer"
@@ -37,7 +36,6 @@ type parts struct {
 	sealer   *sealer.Sealer
 	codes    *dynamo.CodeStore
 	requests *dynamo.RequestStore
-	guard    *idempotency.Guard
 	gate     *admission.Gate // command functions only
 }
 
@@ -63,15 +61,14 @@ func newParts(d platform.Deps) (*parts, error) {
 		d: d, now: now, sessions: iss, sealer: seal,
 		codes:    dynamo.NewCodeStore(db, cfg.TableName, dynamo.NewStats(db, cfg.TableName)),
 		requests: dynamo.NewRequestStore(db, cfg.TableName),
-		guard: &idempotency.Guard{Store: dynamo.NewIdempotencyStore(db, cfg.TableName), TTL: cfg.IdempotencyTTL,
-			Now: now, Log: d.Log},
 	}, nil
 }
 
 // command wraps a command endpoint: the session first, then admission
-// (before the key's claim, so a shed command costs no write), then the key.
+// (before the key's claim, so a shed command costs no write). The key is
+// the command's own (lifecycle.Service.Submit).
 func (p *parts) command(ep session.HolderEndpoint) httpapi.Endpoint {
-	return session.RequireHolder(p.sessions, Admitted(p.gate, p.guard.Holder(ep)))
+	return session.RequireHolder(p.sessions, Admitted(p.gate, ep))
 }
 
 // Admitted asks the gate before anything else is done for a command; the
@@ -105,7 +102,7 @@ func (p *parts) service() (*lifecycle.Service, error) {
 		Now: p.now,
 	}
 	return &lifecycle.Service{
-		Holders: p.codes, Requests: p.requests, Sealer: p.sealer, Policy: Policy(p.d), Now: p.now,
+		Holders: p.codes, Requests: p.requests, Sealer: p.sealer, Policy: Policy(p.d), Now: p.now, KeyTTL: cfg.IdempotencyTTL,
 		Queue: &lifecycle.SQSQueue{SQS: p.d.AWS.SQS, QueueURL: url},
 	}, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/holder"
 	"github.com/pccc/pccc/shared/httpapi"
+	"github.com/pccc/pccc/shared/idempotency"
 	"github.com/pccc/pccc/shared/lifecycle"
 	"github.com/pccc/pccc/shared/session"
 )
@@ -58,11 +59,33 @@ type EmptyBody struct{}
 
 // Submitter queues commands (*lifecycle.Service).
 type Submitter interface {
-	Submit(ctx context.Context, hk string, c lifecycle.Command) (dynamo.Request, error)
+	Submit(ctx context.Context, hk string, c lifecycle.Command) (lifecycle.Receipt, error)
 }
 
-func accepted(r dynamo.Request) *httpapi.Response {
-	return httpapi.JSON(http.StatusAccepted, Accepted{RequestID: r.ID, Status: r.Status, StatusURL: "/v1/requests/" + r.ID})
+// submit queues c with the call's Idempotency-Key, if any, and answers 202
+// (the first answer again, marked, for a replay of the key).
+func submit(ctx context.Context, s Submitter, req *httpapi.Request, hk string, c lifecycle.Command) (*httpapi.Response, error) {
+	key, err := idempotency.ParseKey(req.Header(idempotency.Header))
+	if err != nil {
+		return nil, err
+	}
+	if key != "" {
+		body, err := httpapi.Body(req)
+		if err != nil {
+			return nil, err
+		}
+		c.Key, c.PayloadHash = key, idempotency.Fingerprint(req.Event.RouteKey, body)
+	}
+	rc, err := s.Submit(ctx, hk, c)
+	if err != nil {
+		return nil, err
+	}
+	r := rc.Request
+	resp := httpapi.JSON(http.StatusAccepted, Accepted{RequestID: r.ID, Status: dynamo.RequestQueued, StatusURL: "/v1/requests/" + r.ID})
+	if rc.Replayed {
+		resp.Headers = map[string]string{idempotency.ReplayedHeader: "true"}
+	}
+	return resp, nil
 }
 
 // decodeOptional decodes a body that may be absent.
@@ -129,11 +152,7 @@ func Issue(s Submitter) session.HolderEndpoint {
 		if err != nil {
 			return nil, err
 		}
-		r, err := s.Submit(ctx, c.HolderKey, lifecycle.Command{Kind: holder.Issue, Fields: d.Fields()})
-		if err != nil {
-			return nil, err
-		}
-		return accepted(r), nil
+		return submit(ctx, s, req, c.HolderKey, lifecycle.Command{Kind: holder.Issue, Fields: d.Fields()})
 	}
 }
 
@@ -144,11 +163,7 @@ func Update(s Submitter) session.HolderEndpoint {
 		if err != nil {
 			return nil, err
 		}
-		r, err := s.Submit(ctx, c.HolderKey, lifecycle.Command{Kind: holder.Update, Fields: fields})
-		if err != nil {
-			return nil, err
-		}
-		return accepted(r), nil
+		return submit(ctx, s, req, c.HolderKey, lifecycle.Command{Kind: holder.Update, Fields: fields})
 	}
 }
 
@@ -168,11 +183,7 @@ func Change(s Submitter, k holder.Kind) session.HolderEndpoint {
 		if err != nil {
 			return nil, err
 		}
-		r, err := s.Submit(ctx, c.HolderKey, lifecycle.Command{Kind: k, Reason: reason})
-		if err != nil {
-			return nil, err
-		}
-		return accepted(r), nil
+		return submit(ctx, s, req, c.HolderKey, lifecycle.Command{Kind: k, Reason: reason})
 	}
 }
 
@@ -288,7 +299,9 @@ func RequestStatus(rs RequestReader, drainRate float64, now func() time.Time) se
 			return nil, errRequestKey
 		}
 		r, err := rs.Get(ctx, id)
-		if errors.Is(err, dynamo.ErrNoRequest) {
+		// A refused command's record only keeps the refusal for its key:
+		// it was never a request.
+		if errors.Is(err, dynamo.ErrNoRequest) || err == nil && r.Status == dynamo.RequestRefused {
 			return nil, errNoRequest
 		}
 		if err != nil {

@@ -17,22 +17,24 @@ import (
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/holder"
 	"github.com/pccc/pccc/shared/httpapi"
+	"github.com/pccc/pccc/shared/idempotency"
 	"github.com/pccc/pccc/shared/lifecycle"
 	"github.com/pccc/pccc/shared/session"
 )
 
 // submitter is a small fake of our Submitter: it records commands.
 type submitter struct {
-	got []lifecycle.Command
-	err error
+	got      []lifecycle.Command
+	err      error
+	replayed bool
 }
 
-func (s *submitter) Submit(_ context.Context, hk string, c lifecycle.Command) (dynamo.Request, error) {
+func (s *submitter) Submit(_ context.Context, hk string, c lifecycle.Command) (lifecycle.Receipt, error) {
 	if s.err != nil {
-		return dynamo.Request{}, s.err
+		return lifecycle.Receipt{}, s.err
 	}
 	s.got = append(s.got, c)
-	return dynamo.Request{ID: "req1", Owner: hk, Kind: string(c.Kind), Status: dynamo.RequestQueued}, nil
+	return lifecycle.Receipt{Request: dynamo.Request{ID: "req1", Owner: hk, Kind: string(c.Kind), Status: dynamo.RequestQueued}, Replayed: s.replayed}, nil
 }
 
 var key = []byte(strings.Repeat("s", 32))
@@ -199,4 +201,48 @@ func FuzzCommandBodies(f *testing.F) {
 			t.Fatalf("%s %q: %d %v", route, body, status, resp)
 		}
 	})
+}
+
+// TestCommandsCarryTheKey: the Idempotency-Key and the hash of route and
+// body reach the command; a replay is marked; a bad key is a 400.
+func TestCommandsCarryTheKey(t *testing.T) {
+	sub := &submitter{}
+	h, tok := handler(t, sub)
+	call := func(key, body string) events.APIGatewayV2HTTPResponse {
+		ev := events.APIGatewayV2HTTPRequest{
+			Version: "2.0", RouteKey: RouteReissue, RawPath: "/v1/codes/me/reissue", Body: body,
+			Headers: map[string]string{"content-type": "application/json", "authorization": "Bearer " + tok, "idempotency-key": key},
+			RequestContext: events.APIGatewayV2HTTPRequestContext{
+				RequestID: "r", HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "POST", Path: "/v1/codes/me/reissue", SourceIP: "203.0.113.1"},
+			},
+		}
+		payload, _ := json.Marshal(ev)
+		out, err := h.Invoke(context.Background(), payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var resp events.APIGatewayV2HTTPResponse
+		if err := json.Unmarshal(out, &resp); err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	body := `{"reason":"lost"}`
+	if r := call("k-1", body); r.StatusCode != 202 || r.Headers[idempotency.ReplayedHeader] != "" {
+		t.Fatalf("first: %d %v", r.StatusCode, r.Headers)
+	}
+	c := sub.got[0]
+	if c.Key != "k-1" || c.PayloadHash != idempotency.Fingerprint(RouteReissue, []byte(body)) {
+		t.Fatalf("key %q hash %q", c.Key, c.PayloadHash)
+	}
+	sub.replayed = true
+	if r := call("k-1", body); r.StatusCode != 202 || r.Headers[idempotency.ReplayedHeader] != "true" {
+		t.Fatalf("replay: %d %v", r.StatusCode, r.Headers)
+	}
+	if r := call("k\x01", body); r.StatusCode != 400 || !strings.Contains(r.Body, idempotency.Header) {
+		t.Fatalf("bad key: %d %s", r.StatusCode, r.Body)
+	}
+	if len(sub.got) != 2 {
+		t.Fatalf("a bad key reached the command: %d", len(sub.got))
+	}
 }

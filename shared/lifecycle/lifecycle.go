@@ -15,6 +15,7 @@ package lifecycle
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -82,7 +83,9 @@ type Holders interface {
 // Requests keeps command requests (dynamo.RequestStore).
 type Requests interface {
 	Queue(ctx context.Context, r dynamo.Request) error
-	Fail(ctx context.Context, id, reason string) error
+	Claim(ctx context.Context, r dynamo.Request, now time.Time) (dynamo.Request, bool, error)
+	Refuse(ctx context.Context, id, payloadHash, refusal string) error
+	Unsent(ctx context.Context, id, reason string) error
 }
 
 // Queue puts a command on the command queue.
@@ -103,6 +106,8 @@ type Service struct {
 	Sealer   Sealer
 	Policy   holder.Policy
 	Now      func() time.Time
+	// KeyTTL is how long an Idempotency-Key is remembered (default 24h).
+	KeyTTL time.Duration
 }
 
 // Command is what a holder asks for.
@@ -112,6 +117,16 @@ type Command struct {
 	// Fields are the personal fields to set, plain (issue: all of them;
 	// update: the changed ones, "" to remove).
 	Fields map[string]string
+	// Key is the caller's Idempotency-Key ("" for none) and PayloadHash
+	// what the key was sent with (idempotency.Fingerprint).
+	Key, PayloadHash string
+}
+
+// Receipt is a queued command: its request, and whether this answer
+// replays an earlier call with the same Idempotency-Key.
+type Receipt struct {
+	Request  dynamo.Request
+	Replayed bool
 }
 
 // ErrNotQueued is a command the queue would not take: nothing happened,
@@ -122,15 +137,109 @@ var ErrNotQueued = apperr.New(apperr.Overloaded, "The service is busy. Please tr
 // it. It returns the queued request, or the refusal. Admission comes
 // before it (codeapi); the position in line it gave rides on ctx
 // (admission.WithPosition).
-func (s *Service) Submit(ctx context.Context, hk string, c Command) (dynamo.Request, error) {
+//
+// A command with an Idempotency-Key has a request id derived from the
+// holder and the key, and its request record is the key's record: one
+// conditional write claims the key and queues the request, while the
+// holder is read at the same time. So the accept path is one write, one
+// read and one send, and a retry finds what the first call left:
+//   - a request for another body: 409;
+//   - a refusal: the same refusal;
+//   - a queued request: the same 202, and its command is sent again,
+//     since the first call may have died between its write and its send
+//     (the worker carries a request out at most once);
+//   - a request that ended: the same 202.
+func (s *Service) Submit(ctx context.Context, hk string, c Command) (Receipt, error) {
+	if c.Key == "" {
+		return s.submitUnkeyed(ctx, hk, c)
+	}
+	now := s.Now()
+	req := s.request(ctx, RequestIDFor(hk, c.Key), hk, c, now)
+	req.PayloadHash, req.KeyUntil = c.PayloadHash, now.Add(s.keyTTL())
+	type read struct {
+		cur *holder.Record
+		err error
+	}
+	got := make(chan read, 1)
+	go func() {
+		cur, err := s.current(ctx, hk)
+		got <- read{cur, err}
+	}()
+	prior, claimed, err := s.Requests.Claim(ctx, req, now)
+	h := <-got
+	if err != nil {
+		return Receipt{}, err
+	}
+	if !claimed {
+		return s.replay(ctx, hk, c, prior)
+	}
+	if h.err != nil {
+		return Receipt{}, s.unsent(ctx, req.ID, h.err)
+	}
+	if _, _, err := holder.Decide(h.cur, c.Kind, holder.ByHolder, now, s.Policy); err != nil {
+		if ferr := s.Requests.Refuse(ctx, req.ID, req.PayloadHash, encodeRefusal(err)); ferr != nil {
+			// The refusal stands; only its replay is lost, and a retry is
+			// decided again.
+			return Receipt{}, errors.Join(err, ferr)
+		}
+		return Receipt{}, err
+	}
+	if err := s.send(ctx, req, hk, c, now); err != nil {
+		return Receipt{}, s.unsent(ctx, req.ID, err)
+	}
+	return Receipt{Request: req}, nil
+}
+
+// submitUnkeyed queues a command sent without a key: decided first, so a
+// refusal costs no write.
+func (s *Service) submitUnkeyed(ctx context.Context, hk string, c Command) (Receipt, error) {
 	now := s.Now()
 	cur, err := s.current(ctx, hk)
 	if err != nil {
-		return dynamo.Request{}, err
+		return Receipt{}, err
 	}
 	if _, _, err := holder.Decide(cur, c.Kind, holder.ByHolder, now, s.Policy); err != nil {
-		return dynamo.Request{}, err
+		return Receipt{}, err
 	}
+	id, err := NewRequestID()
+	if err != nil {
+		return Receipt{}, err
+	}
+	req := s.request(ctx, id, hk, c, now)
+	// The record first: a worker that finds no record would create one
+	// without an owner, and its holder could not read it.
+	if err := s.Requests.Queue(ctx, req); err != nil {
+		return Receipt{}, err
+	}
+	if err := s.send(ctx, req, hk, c, now); err != nil {
+		return Receipt{}, s.unsent(ctx, req.ID, err)
+	}
+	return Receipt{Request: req}, nil
+}
+
+func (s *Service) request(ctx context.Context, id, hk string, c Command, now time.Time) dynamo.Request {
+	return dynamo.Request{ID: id, Owner: hk, Kind: string(c.Kind), Status: dynamo.RequestQueued, CreatedAt: now, Position: admission.PositionFrom(ctx)}
+}
+
+// replay answers a call whose key already has a request.
+func (s *Service) replay(ctx context.Context, hk string, c Command, prior dynamo.Request) (Receipt, error) {
+	if prior.Owner != hk || prior.PayloadHash != c.PayloadHash {
+		return Receipt{}, ErrKeyReused
+	}
+	if prior.Status == dynamo.RequestRefused {
+		return Receipt{}, decodeRefusal(prior.Refusal)
+	}
+	if prior.Status == dynamo.RequestQueued {
+		if err := s.send(ctx, prior, hk, c, s.Now()); err != nil {
+			// Still queued as far as we know; the client may retry.
+			return Receipt{}, apperr.Wrap(err, ErrNotQueued.Code, ErrNotQueued.Message).WithRetryAfter(ErrNotQueued.RetryAfter)
+		}
+	}
+	return Receipt{Request: prior, Replayed: true}, nil
+}
+
+// send seals the command's personal fields and puts it on the queue.
+func (s *Service) send(ctx context.Context, req dynamo.Request, hk string, c Command, now time.Time) error {
 	sealed := map[string]string{}
 	for name, v := range c.Fields {
 		if v == "" {
@@ -139,29 +248,68 @@ func (s *Service) Submit(ctx context.Context, hk string, c Command) (dynamo.Requ
 		}
 		sv, err := s.Sealer.Seal(FieldAAD(hk, name), []byte(v))
 		if err != nil {
-			return dynamo.Request{}, fmt.Errorf("seal %s: %w", name, err)
+			return fmt.Errorf("seal %s: %w", name, err)
 		}
 		sealed[name] = sv
 	}
-	id, err := NewRequestID()
-	if err != nil {
-		return dynamo.Request{}, err
+	return s.Queue.Send(ctx, Message{V: MessageVersion, RequestID: req.ID, Kind: c.Kind, Actor: holder.ByHolder, HolderKey: hk,
+		Reason: c.Reason, Sealed: sealed, QueuedAt: now})
+}
+
+// unsent marks a claimed request that never reached the queue, so its key
+// can be used again at once, and answers 503 with Retry-After.
+func (s *Service) unsent(ctx context.Context, id string, cause error) error {
+	if ferr := s.Requests.Unsent(ctx, id, "The request could not be queued. Please send it again."); ferr != nil {
+		cause = errors.Join(cause, ferr)
 	}
-	req := dynamo.Request{ID: id, Owner: hk, Kind: string(c.Kind), Status: dynamo.RequestQueued, CreatedAt: now, Position: admission.PositionFrom(ctx)}
-	// The record first: a worker that finds no record would create one
-	// without an owner, and its holder could not read it.
-	if err := s.Requests.Queue(ctx, req); err != nil {
-		return dynamo.Request{}, err
+	if apperr.As(cause).Code == apperr.Overloaded {
+		return cause // a throttled table already says so, with its Retry-After
 	}
-	msg := Message{V: MessageVersion, RequestID: id, Kind: c.Kind, Actor: holder.ByHolder, HolderKey: hk,
-		Reason: c.Reason, Sealed: sealed, QueuedAt: now}
-	if err := s.Queue.Send(ctx, msg); err != nil {
-		if ferr := s.Requests.Fail(ctx, id, "The request could not be queued. Please send it again."); ferr != nil {
-			err = errors.Join(err, ferr)
-		}
-		return dynamo.Request{}, apperr.Wrap(err, ErrNotQueued.Code, ErrNotQueued.Message).WithRetryAfter(ErrNotQueued.RetryAfter)
+	return apperr.Wrap(cause, ErrNotQueued.Code, ErrNotQueued.Message).WithRetryAfter(ErrNotQueued.RetryAfter)
+}
+
+func (s *Service) keyTTL() time.Duration {
+	if s.KeyTTL > 0 {
+		return s.KeyTTL
 	}
-	return req, nil
+	return 24 * time.Hour
+}
+
+// ErrKeyReused is an Idempotency-Key sent again with another request.
+var ErrKeyReused = apperr.New(apperr.Conflict, "This Idempotency-Key was already used for a different request.")
+
+// RequestIDFor is the request id of a holder's keyed command: the same
+// holder and key always name the same request, and nobody can tell a key
+// from an id. 128 bits of SHA-256, URL-safe, the shape of NewRequestID.
+func RequestIDFor(hk, key string) string {
+	h := sha256.New()
+	h.Write([]byte("pccc-request\x00"))
+	h.Write([]byte(hk))
+	h.Write([]byte{0})
+	h.Write([]byte(key))
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16])
+}
+
+// refusal is a stored refusal.
+type refusal struct {
+	Code    apperr.Code       `json:"code"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"`
+	Details map[string]any    `json:"details,omitempty"`
+}
+
+func encodeRefusal(err error) string {
+	e := apperr.As(err)
+	b, _ := json.Marshal(refusal{Code: e.Code, Message: e.Message, Fields: e.Fields, Details: e.Details})
+	return string(b)
+}
+
+func decodeRefusal(stored string) error {
+	var r refusal
+	if err := json.Unmarshal([]byte(stored), &r); err != nil || r.Code == "" {
+		return errors.New("stored refusal unreadable")
+	}
+	return &apperr.Error{Code: r.Code, Message: r.Message, Fields: r.Fields, Details: r.Details}
 }
 
 func (s *Service) current(ctx context.Context, hk string) (*holder.Record, error) {

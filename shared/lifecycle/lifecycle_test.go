@@ -48,13 +48,47 @@ func (f *fakeStore) Apply(_ context.Context, c dynamo.Change) error {
 	return nil
 }
 
+// fakeRequests keeps requests by id, with the store's claim rules.
 type fakeRequests struct {
 	queued []dynamo.Request
 	failed map[string]string
+	byID   map[string]dynamo.Request
 }
 
 func (f *fakeRequests) Queue(_ context.Context, r dynamo.Request) error {
 	f.queued = append(f.queued, r)
+	return nil
+}
+
+func (f *fakeRequests) Claim(_ context.Context, r dynamo.Request, now time.Time) (dynamo.Request, bool, error) {
+	if f.byID == nil {
+		f.byID = map[string]dynamo.Request{}
+	}
+	if old, ok := f.byID[r.ID]; ok && !old.KeyUntil.Before(now) && !(old.Status == dynamo.RequestFailed && old.Unsent) {
+		return old, false, nil
+	}
+	f.byID[r.ID] = r
+	f.queued = append(f.queued, r)
+	return r, true, nil
+}
+
+func (f *fakeRequests) Refuse(_ context.Context, id, hash, refusal string) error {
+	if r, ok := f.byID[id]; ok && r.Status == dynamo.RequestQueued && r.PayloadHash == hash {
+		r.Status, r.Refusal = dynamo.RequestRefused, refusal
+		f.byID[id] = r
+	}
+	return nil
+}
+
+func (f *fakeRequests) Unsent(_ context.Context, id, reason string) error {
+	if f.failed == nil {
+		f.failed = map[string]string{}
+	}
+	f.failed[id] = reason
+	if r, ok := f.byID[id]; ok && r.Status == dynamo.RequestQueued {
+		r.Status, r.Error, r.Unsent = dynamo.RequestFailed, reason, true
+		f.byID[id] = r
+	}
 	return nil
 }
 
@@ -97,11 +131,11 @@ func service(t *testing.T, st *fakeStore) (*Service, *fakeRequests, *fakeQueue) 
 
 func TestSubmitSealsAndQueues(t *testing.T) {
 	svc, rq, q := service(t, &fakeStore{})
-	req, err := svc.Submit(context.Background(), "hk", Command{Kind: holder.Issue, Fields: map[string]string{"phone": "01012345678", "email": ""}})
+	rc, err := svc.Submit(context.Background(), "hk", Command{Kind: holder.Issue, Fields: map[string]string{"phone": "01012345678", "email": ""}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rq.queued) != 1 || rq.queued[0].Owner != "hk" || len(q.sent) != 1 || q.sent[0].RequestID != req.ID {
+	if len(rq.queued) != 1 || rq.queued[0].Owner != "hk" || len(q.sent) != 1 || q.sent[0].RequestID != rc.Request.ID {
 		t.Fatalf("queued %+v sent %+v", rq.queued, q.sent)
 	}
 	b, _ := json.Marshal(q.sent[0])
@@ -140,6 +174,99 @@ func TestSubmitQueueDown(t *testing.T) {
 	}
 	if len(rq.queued) != 1 || rq.failed[rq.queued[0].ID] == "" {
 		t.Fatalf("the request was not marked failed: %+v", rq)
+	}
+}
+
+// TestSubmitWithKey: a keyed command is one claim; the same key and body
+// get the same request again (its command sent again while it is queued),
+// another body a 409, another holder another request.
+func TestSubmitWithKey(t *testing.T) {
+	ctx := context.Background()
+	svc, rq, q := service(t, &fakeStore{})
+	c := Command{Kind: holder.Issue, Fields: map[string]string{"phone": "01012345678"}, Key: "k1", PayloadHash: "H1"}
+	first, err := svc.Submit(ctx, "hk", c)
+	if err != nil || first.Replayed || first.Request.ID != RequestIDFor("hk", "k1") || len(q.sent) != 1 {
+		t.Fatalf("first: %+v %v sent %d", first, err, len(q.sent))
+	}
+	again, err := svc.Submit(ctx, "hk", c)
+	if err != nil || !again.Replayed || again.Request.ID != first.Request.ID {
+		t.Fatalf("again: %+v %v", again, err)
+	}
+	if len(q.sent) != 2 || q.sent[1].RequestID != first.Request.ID {
+		t.Fatalf("a replay of a queued request did not send its command again: %+v", q.sent)
+	}
+	other := c
+	other.PayloadHash = "H2"
+	if _, err := svc.Submit(ctx, "hk", other); err != ErrKeyReused {
+		t.Fatalf("another body: %v", err)
+	}
+	// Ended requests replay without a send.
+	r := rq.byID[first.Request.ID]
+	r.Status = dynamo.RequestSucceeded
+	rq.byID[first.Request.ID] = r
+	if rc, err := svc.Submit(ctx, "hk", c); err != nil || !rc.Replayed || len(q.sent) != 2 {
+		t.Fatalf("replay of a finished request: %+v %v sent %d", rc, err, len(q.sent))
+	}
+	if RequestIDFor("hk2", "k1") == first.Request.ID || RequestIDFor("hk", "k2") == first.Request.ID {
+		t.Fatal("request ids of other holders or keys collide")
+	}
+	if id := RequestIDFor("hk", "k1"); len(id) != 22 || !requestIDChars(id) {
+		t.Fatalf("request id %q is not the shape of a random one", id)
+	}
+	// Past the key's time the key starts a new request.
+	svc.Now = func() time.Time { return t0.Add(25 * time.Hour) }
+	if rc, err := svc.Submit(ctx, "hk", other); err != nil || rc.Replayed {
+		t.Fatalf("a key past its time: %+v %v", rc, err)
+	}
+}
+
+func requestIDChars(id string) bool {
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// TestSubmitWithKeyRefused: a refusal is kept for the key and replayed
+// as it was, without a send.
+func TestSubmitWithKeyRefused(t *testing.T) {
+	ctx := context.Background()
+	live := &dynamo.Holder{Key: "hk", Code: "P1", Status: "active", ExpiresAt: t0.AddDate(1, 0, 0), Version: 1}
+	svc, rq, q := service(t, &fakeStore{holder: live})
+	c := Command{Kind: holder.Issue, Key: "k1", PayloadHash: "H"}
+	if _, err := svc.Submit(ctx, "hk", c); err != holder.ErrLiveCode {
+		t.Fatalf("first: %v", err)
+	}
+	if r := rq.byID[RequestIDFor("hk", "k1")]; r.Status != dynamo.RequestRefused {
+		t.Fatalf("stored %+v", r)
+	}
+	_, err := svc.Submit(ctx, "hk", c)
+	if e := apperr.As(err); e.Code != holder.ErrLiveCode.Code || e.Message != holder.ErrLiveCode.Message || len(q.sent) != 0 {
+		t.Fatalf("replayed refusal: %v, sent %d", err, len(q.sent))
+	}
+}
+
+// TestSubmitWithKeyUnsent: a command the queue would not take fails its
+// request as unsent (503 with Retry-After), and the key can be used again
+// at once.
+func TestSubmitWithKeyUnsent(t *testing.T) {
+	ctx := context.Background()
+	svc, rq, q := service(t, &fakeStore{})
+	q.err = errors.New("sqs down")
+	c := Command{Kind: holder.Issue, Key: "k1", PayloadHash: "H"}
+	_, err := svc.Submit(ctx, "hk", c)
+	if e := apperr.As(err); e.Code != apperr.Overloaded || e.RetryAfter == 0 {
+		t.Fatalf("queue down: %v", err)
+	}
+	if r := rq.byID[RequestIDFor("hk", "k1")]; r.Status != dynamo.RequestFailed || !r.Unsent {
+		t.Fatalf("stored %+v", r)
+	}
+	q.err = nil
+	rc, err := svc.Submit(ctx, "hk", c)
+	if err != nil || rc.Replayed || len(q.sent) != 1 {
+		t.Fatalf("retry: %+v %v sent %d", rc, err, len(q.sent))
 	}
 }
 
