@@ -21,6 +21,7 @@ import (
 	"github.com/pccc/pccc/shared/awsclient"
 	"github.com/pccc/pccc/shared/codes"
 	"github.com/pccc/pccc/shared/dynamo"
+	"github.com/pccc/pccc/shared/lifecycle"
 	"github.com/pccc/pccc/shared/session"
 	"github.com/pccc/pccc/shared/stats"
 )
@@ -344,6 +345,17 @@ func TestCodeLifecycle(t *testing.T) {
 			if r := s.call(t, tc.method, tc.path, tok, "", tc.body); r.errCode != tc.code {
 				t.Errorf("%s %s %s: %d %s, want %s", tc.method, tc.path, tc.body, r.status, r.raw, tc.code)
 			}
+		}
+
+		// A keyed refusal is kept for its key: the retry meets the same
+		// refusal, and the record is no request its holder can read.
+		first409 := s.call(t, "POST", "/v1/codes", tok, "issue-again", issueBody())
+		again409 := s.call(t, "POST", "/v1/codes", tok, "issue-again", issueBody())
+		if first409.status != 409 || again409.status != 409 || first409.body["error"].(map[string]any)["message"] != again409.body["error"].(map[string]any)["message"] {
+			t.Fatalf("keyed refusal and its replay: %s / %s", first409.raw, again409.raw)
+		}
+		if r := s.call(t, "GET", "/v1/requests/"+lifecycle.RequestIDFor(hk, "issue-again"), tok, "", ""); r.status != 404 {
+			t.Fatalf("a refused command reads as a request: %d %s", r.status, r.raw)
 		}
 
 		// Reissue: the old code is retired in the same transaction.
