@@ -38,7 +38,6 @@ var itemKinds = []struct{ name, pk, sk string }{
 	{"request", "REQ#", "REQ"},
 	{"audit event", "HOLDER#", "AUDIT#"},
 	{"counter shard", "STAT#", "STAT"},
-	{"idempotency record", "IDEM#", "IDEM"},
 }
 
 // MeasurePlan scans the table for the largest item of each kind and
@@ -66,10 +65,10 @@ func MeasurePlan(ctx context.Context, s *System, drain float64) (Plan, error) {
 	}
 	w := func(kind string, tx bool) float64 { return capacity.WriteUnits(p.Sizes[kind], tx) }
 	r := func(kind string) float64 { return capacity.ReadUnits(p.Sizes[kind], true) }
-	// The API: claim the key, read the holder, record the request,
-	// complete the key (and SendMessage); and its share of the command
+	// The API: the request record, which is also the key's claim, read
+	// the holder meanwhile (and SendMessage); and its share of the command
 	// rate counter, leased 1 to limit/8 commands a write: 1 at worst.
-	p.AcceptWrite = w("idempotency record", false)*2 + w("request", false) + 1
+	p.AcceptWrite = w("request", false) + 1
 	p.AcceptRead = r("holder")
 	// The worker: read the holder, then one transaction of six items.
 	p.WorkerRead = r("holder")
@@ -88,9 +87,11 @@ func MeasurePlan(ctx context.Context, s *System, drain float64) (Plan, error) {
 	p.Backlog = math.Max(0, (p.PeakRate-p.WorkerRate)*p.PeakSeconds)
 	p.DrainSeconds = p.Backlog / p.WorkerRate
 	// Concurrency = rate × time per call (Little's law), with AWS latencies
-	// of ~10 ms per DynamoDB or SQS call: 5 calls to accept; 250 ms for a
-	// batch of 10 commands (a read and a transaction each).
-	p.APIConcurrency = p.PeakRate * 0.050
+	// of ~10 ms per DynamoDB or SQS call: two round trips to accept (the
+	// write and the read at once, then the send) and the session check,
+	// ~30 ms; 250 ms for a batch of 10 commands (a read and a transaction
+	// each).
+	p.APIConcurrency = p.PeakRate * 0.030
 	p.WorkerConcurrency = p.WorkerRate / 10 * 0.250
 	return p, nil
 }
@@ -112,7 +113,7 @@ func WritePlan(w io.Writer, p Plan) {
 	fmt.Fprintf(w, "\nThe bench's holders register one short address. A holder with 20 addresses of ~220 characters (sealed: ~300 bytes each) is ~%d bytes: its transactional write costs %.0f units more, so a worker command %.0f instead of %.0f, and its lookup still 1 read unit (under 4 KB) or 2.\n", big, extra, p.WorkerWrite+extra, p.WorkerWrite)
 	fmt.Fprintf(w, "\n### 300,000 reissues in a day, with a 100× peak, in AWS\n\n")
 	fmt.Fprintf(w, "- Peak arrival rate: 300,000 ÷ 86,400 s × 100 = **%.0f reissues/s**. Worst case, the whole day's reissues arrive at that rate: %.0f s (%.0f min).\n", p.PeakRate, p.PeakSeconds, p.PeakSeconds/60)
-	fmt.Fprintf(w, "- API (accept): %.0f/s × %.0f W = %.0f write units/s and %.0f read units/s; Lambda concurrency ≈ rate × ~50 ms (five calls of ~10 ms) ≈ **%.0f**, far under the account's 1,000. API Gateway's route throttling (`ApiRateLimit` 1,000/s, `ApiBurstLimit` 2,000, per route) sits above the peak: the outer guard, answered 429 by API Gateway itself (without Retry-After). Commands meet their own bound first: `CommandRateLimit` (%.0f/s over all instances, `ADMIT_MAX_RATE`), answered `503 OVERLOADED` with `Retry-After`, which caps the accept path's writes at %.0f units/s.\n", p.PeakRate, p.AcceptWrite, p.PeakRate*p.AcceptWrite, p.PeakRate*p.AcceptRead, p.APIConcurrency, p.CommandRateLimit, p.CommandRateLimit*p.AcceptWrite)
+	fmt.Fprintf(w, "- API (accept): %.0f/s × %.0f W = %.0f write units/s and %.0f read units/s; Lambda concurrency ≈ rate × ~30 ms (the write and the read at once, then the send, ~10 ms each) ≈ **%.0f**, far under the account's 1,000. API Gateway's route throttling (`ApiRateLimit` 1,000/s, `ApiBurstLimit` 2,000, per route) sits above the peak: the outer guard, answered 429 by API Gateway itself (without Retry-After). Commands meet their own bound first: `CommandRateLimit` (%.0f/s over all instances, `ADMIT_MAX_RATE`), answered `503 OVERLOADED` with `Retry-After`, which caps the accept path's writes at %.0f units/s.\n", p.PeakRate, p.AcceptWrite, p.PeakRate*p.AcceptWrite, p.PeakRate*p.AcceptRead, p.APIConcurrency, p.CommandRateLimit, p.CommandRateLimit*p.AcceptWrite)
 	fmt.Fprintf(w, "- Workers: sized to carry out **%.0f commands/s** (this machine's emulators drained %.0f/s): %.0f × %.0f W = %.0f write units/s. A batch of 10 takes ~250 ms in AWS (a read and a transaction per command), so %.0f/s needs ≈ %.0f concurrent batches; template.yaml allows `MaximumConcurrency: 10` under `ReservedConcurrentExecutions: 12`, which caps the drain near 400/s and DynamoDB writes near %.0f units/s.\n", p.WorkerRate, p.MeasuredDrain, p.WorkerRate, p.WorkerWrite, p.WorkerRate*p.WorkerWrite, p.WorkerRate, p.WorkerConcurrency, 400*p.WorkerWrite)
 	fmt.Fprintf(w, "- Table at the peak: **%.0f write units/s, %.0f read units/s**; at most, with every bound reached (%.0f commands/s taken, workers at 400/s), %.0f write units/s. An on-demand table serves up to double its previous peak at once and a new one about 4,000 write units/s; pre-warm it (warm throughput) to the figure above before a known surge, or lower the worker's maximum concurrency: the queue then holds the difference instead of DynamoDB throttling.\n", p.PeakWrite, p.PeakRead, p.CommandRateLimit, p.CommandRateLimit*p.AcceptWrite+400*p.WorkerWrite)
 	fmt.Fprintf(w, "- Queue: arrivals %.0f/s against a drain of %.0f/s leave a backlog of up to **%.0f commands** (SQS keeps 4 days; no practical depth limit), drained in **%.0f s (%.0f min)** after the peak. Admission control refuses new commands only when a new one would wait over `ADMIT_MAX_WAIT` (30 min) at `WORKER_RATE`; with `WORKER_RATE=%.0f` that is a backlog of %.0f, so on this worst-case day nobody is refused, and every request can show its position and wait.\n", p.PeakRate, p.WorkerRate, p.Backlog, p.DrainSeconds, p.DrainSeconds/60, p.WorkerRate, p.WorkerRate*1800)

@@ -97,6 +97,11 @@ func (s *System) ResumeWorkers() { s.pause.set(false) }
 // about codes, not identity (the verification steps have their own tests).
 var sessionKey = []byte(strings.Repeat("b", 32))
 
+// EmulatorNice is the niceness the emulators run at (localstack.Options.Nice):
+// in AWS, DynamoDB and SQS run on their own machines, so here they give
+// way to the load generator and the functions. 0 runs them as they are.
+var EmulatorNice = 10
+
 // Start runs the system on a stack of the given kind with extra settings.
 func Start(ctx context.Context, templatePath string, kind localstack.Kind, env map[string]string) (*System, error) {
 	return StartWith(ctx, templatePath, kind, env, nil)
@@ -104,7 +109,7 @@ func Start(ctx context.Context, templatePath string, kind localstack.Kind, env m
 
 // StartWith is Start with faults injected (nil: none).
 func StartWith(ctx context.Context, templatePath string, kind localstack.Kind, env map[string]string, f *Faults) (*System, error) {
-	stack, err := localstack.Start(ctx, kind, localstack.Options{})
+	stack, err := localstack.Start(ctx, kind, localstack.Options{Nice: EmulatorNice})
 	if err != nil {
 		return nil, err
 	}

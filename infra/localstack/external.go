@@ -167,7 +167,7 @@ func (s *Stack) startExternal(ctx context.Context, o Options) error {
 	launch := func(name string, run func(port int) *exec.Cmd, probe func(ctx context.Context, url string) error, url *string) {
 		defer wg.Done()
 		began := time.Now()
-		c, u, err := startChild(ctx, name, run, probe, logs)
+		c, u, err := startChild(ctx, name, run, probe, logs, o.Nice)
 		mu.Lock()
 		defer mu.Unlock()
 		if c != nil {
@@ -317,14 +317,14 @@ type child struct {
 // child that fails to bind is restarted on a new port. A non-nil child is
 // returned (to be stopped) even with an error.
 func startChild(ctx context.Context, name string, build func(port int) *exec.Cmd,
-	probe func(ctx context.Context, url string) error, logs *sharedLog) (*child, string, error) {
+	probe func(ctx context.Context, url string) error, logs *sharedLog, nice int) (*child, string, error) {
 	const attempts = 3
 	for attempt := 1; ; attempt++ {
 		port, err := freePort()
 		if err != nil {
 			return nil, "", err
 		}
-		c := &child{name: name, cmd: build(port), exited: make(chan struct{})}
+		c := &child{name: name, cmd: niced(build(port), nice), exited: make(chan struct{})}
 		c.out = &childOutput{name: name, log: logs}
 		c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
 		c.cmd.WaitDelay = time.Second // do not hang on pipes a grandchild might hold
@@ -411,3 +411,19 @@ func withoutPrefix(env []string, prefix string) []string {
 
 // Compile-time check that the child output is a writer exec can use.
 var _ io.Writer = (*childOutput)(nil)
+
+// niced runs cmd under nice(1), so every thread it starts has the lower
+// priority (a niceness set after the start would miss threads already
+// made). Without nice on the PATH, cmd runs as it is.
+func niced(cmd *exec.Cmd, nice int) *exec.Cmd {
+	if nice <= 0 {
+		return cmd
+	}
+	path, err := exec.LookPath("nice")
+	if err != nil {
+		return cmd
+	}
+	n := exec.Command(path, append([]string{"-n", strconv.Itoa(nice), cmd.Path}, cmd.Args[1:]...)...)
+	n.Dir, n.Env = cmd.Dir, cmd.Env
+	return n
+}

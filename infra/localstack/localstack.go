@@ -64,6 +64,11 @@ type Options struct {
 	// Region of the clients and of the ARNs the emulators hand out; default
 	// DefaultRegion.
 	Region string
+	// Nice, when above 0, runs the emulator processes (DynamoDBLocal only)
+	// at that niceness. make bench uses it: in AWS, DynamoDB and SQS are
+	// other machines, so on one shared box they should not starve the
+	// load generator's clock or the functions' own work.
+	Nice int
 }
 
 // Stack is a running local stack. Its endpoints are http://127.0.0.1:port

@@ -43,6 +43,7 @@ func run(ctx context.Context, args []string) error {
 	chartPath := fs.String("chart", "BENCHMARKS.png", "the spike run's chart (PNG)")
 	peakDur := fs.Duration("peak", 20*time.Second, "how long the spike's peak lasts")
 	faultHolders := fs.Int("fault-holders", 1500, "holders in the run under faults (7 commands each); 0 skips it")
+	fs.IntVar(&bench.EmulatorNice, "emulator-nice", bench.EmulatorNice, "niceness of the emulator processes (they are other machines in AWS); 0 for none")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
