@@ -24,9 +24,9 @@ const (
 // architecture Go supports).
 const userHZ = 100
 
-// readCPU sums user+system time of this process and of every java and
-// node process on the machine (the emulators are the only ones a bench
-// run has). Nil where /proc is not there.
+// readCPU sums user+system time of this process and of the java and node
+// processes it started (the emulators; others on the machine, another
+// stack's, are not this run's). Nil where /proc is not there.
 func readCPU() CPU {
 	paths, err := filepath.Glob("/proc/[0-9]*/stat")
 	if err != nil || len(paths) == 0 {
@@ -45,21 +45,22 @@ func readCPU() CPU {
 			continue
 		}
 		pid, comm := strings.TrimSpace(line[:open]), line[open+1:close]
-		var name string
-		switch {
-		case pid == self:
-			name = ProcSelf
-		case comm == "java":
-			name = ProcJava
-		case comm == "node" || strings.HasPrefix(comm, "node"):
-			name = ProcNode
-		default:
-			continue
-		}
 		// After the comm: state, ppid, ... utime is the 12th field, stime
 		// the 13th.
 		f := strings.Fields(line[close+1:])
 		if len(f) < 13 {
+			continue
+		}
+		child := f[1] == self
+		var name string
+		switch {
+		case pid == self:
+			name = ProcSelf
+		case child && comm == "java":
+			name = ProcJava
+		case child && (comm == "node" || strings.HasPrefix(comm, "node")):
+			name = ProcNode
+		default:
 			continue
 		}
 		ut, _ := strconv.ParseInt(f[11], 10, 64)
