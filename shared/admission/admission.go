@@ -64,7 +64,15 @@ type Gate struct {
 	MaxRate    float64
 	RateWindow time.Duration
 	RateKey    string
-	Now        func() time.Time
+	// LeaseWait bounds how long a command waits for a lease of the rate
+	// budget while the budget is being spent, i.e. the last window's was
+	// (default 20ms): past it the command is refused, so the excess is
+	// told at once even when the counter is slow to answer, and the
+	// lease, which goes on without it, serves the next ones. Otherwise
+	// (a cold instance, light load) a command waits for its lease up to
+	// coldLeaseWait.
+	LeaseWait time.Duration
+	Now       func() time.Time
 
 	mu        sync.Mutex
 	depth     int
@@ -84,6 +92,8 @@ type Gate struct {
 	used, usedBefore int
 	flight           chan struct{} // closed when the lease in flight ends
 	inflight         int           // commands it asks for
+	lastLease        int           // what the last lease asked for
+	spentBefore      bool          // the last window's budget was spent
 	waiting          int           // calls waiting for it
 	demand           int           // calls that waited for the last one
 }
@@ -143,14 +153,15 @@ func (g *Gate) takeRate(ctx context.Context) error {
 	}
 	w := window.Milliseconds()
 	limit := max(1, int(math.Ceil(g.MaxRate*window.Seconds())))
+	var timeout <-chan time.Time // set once, on the first wait
 	for {
 		start := g.now().UnixMilli() / w * w
 		g.mu.Lock()
 		if start != g.win {
 			if start == g.win+w {
-				g.usedBefore = g.used
+				g.usedBefore, g.spentBefore = g.used, g.known >= limit
 			} else {
-				g.usedBefore = 0
+				g.usedBefore, g.spentBefore = 0, false
 			}
 			g.win, g.tokens, g.known, g.used = start, 0, 0, 0
 		}
@@ -158,81 +169,108 @@ func (g *Gate) takeRate(ctx context.Context) error {
 		case g.tokens > 0:
 			g.tokens--
 			g.used++
+			// Lease the next few before these run out, so that in a
+			// steady stream no command waits for the counter.
+			if g.flight == nil && g.known < limit && g.tokens <= g.lastLease/2 {
+				g.lease(key, start, limit, window)
+			}
 			g.mu.Unlock()
 			return nil
-		case g.known >= limit:
-			// Spent, or about to be by the lease in flight: refused here,
-			// with no call, so the excess is told at once.
+		case g.flight == nil && g.known >= limit:
+			// Spent: refused here, with no call, so the excess is told
+			// at once.
 			g.mu.Unlock()
 			return overloaded(time.Second)
-		case g.flight != nil && g.waiting >= g.inflight-1+limit-g.known:
+		case g.flight != nil && g.waiting >= g.inflight+max(0, limit-g.known):
 			// Those already waiting would take what the lease in flight
 			// brings and all the budget left: refused now, not after a
 			// wait.
 			g.mu.Unlock()
 			return overloaded(time.Second)
-		case g.flight != nil:
-			// One lease at a time per instance: wait for it, then take
-			// from what it brought, or lease again.
-			flight := g.flight
-			g.waiting++
-			g.mu.Unlock()
-			select {
-			case <-flight:
-			case <-ctx.Done():
-				g.mu.Lock()
-				g.waiting--
-				g.mu.Unlock()
-				return overloaded(time.Second)
-			}
-			g.mu.Lock()
-			g.waiting--
-			g.mu.Unlock()
-			continue
+		case g.flight == nil:
+			g.lease(key, start, limit, window)
 		}
-		return g.lease(ctx, key, start, limit, window)
+		// One lease at a time per instance: wait for it (a bounded
+		// while), then take from what it brought, or lease again.
+		flight := g.flight
+		g.waiting++
+		g.mu.Unlock()
+		if timeout == nil {
+			wait := coldLeaseWait
+			if g.spentBefore {
+				wait = g.LeaseWait
+				if wait <= 0 {
+					wait = 20 * time.Millisecond
+				}
+			}
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			timeout = t.C
+		}
+		var err error
+		select {
+		case <-flight:
+		case <-timeout:
+			err = overloaded(time.Second)
+		case <-ctx.Done():
+			err = overloaded(time.Second)
+		}
+		g.mu.Lock()
+		g.waiting--
+		g.mu.Unlock()
+		if err != nil {
+			return err
+		}
 	}
 }
 
-// lease asks the store for the next few commands of the window, for this
-// call and those waiting; g.mu is held on entry and released.
-func (g *Gate) lease(ctx context.Context, key string, start int64, limit int, window time.Duration) error {
-	// About a quarter of what this instance took in the last window (or
-	// enough for the calls waiting now), so a busy instance writes a few
-	// times a window and an idle one holds back little of a budget that
-	// other instances share.
-	n := min(max(1, g.usedBefore/4, g.waiting+1, g.demand), max(1, limit/8))
+// coldLeaseWait bounds a command's wait for a lease when the budget is
+// not being spent: long enough for a cold connection to the counter.
+const coldLeaseWait = 2 * time.Second
+
+// lease asks the store, in the background, for the next few commands of
+// the window, for the calls waiting and those to come; g.mu is held.
+// What it brings becomes tokens for whoever comes next.
+func (g *Gate) lease(key string, start int64, limit int, window time.Duration) {
+	// About a quarter of what this instance took in the last window (at
+	// most an eighth of the budget, which other instances share), or
+	// enough for the calls waiting now, so a busy instance writes a few
+	// times a window and an idle one holds back little.
+	n := max(min(max(1, g.usedBefore/4), max(1, limit/8)), g.waiting+1, g.demand)
+	n = min(n, max(1, limit-g.known))
 	g.demand = 0
 	g.known += n
-	g.inflight = n
+	g.inflight, g.lastLease = n, n
 	flight := make(chan struct{})
 	g.flight = flight
-	g.mu.Unlock()
-	ok, count, err := g.Leases.Lease(ctx, key, n, limit, window)
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.flight = nil
-	// Those who waited for this lease and find it short ask for the
-	// rest in one.
-	g.demand = g.waiting
-	close(flight)
-	if g.win != start {
-		// The window turned while leasing; the lease was for the old one.
-		return nil
-	}
-	if err != nil {
-		// The counter cannot be reached: admit, as with an unknown depth.
-		g.known -= n
-		return nil
-	}
-	if !ok {
-		g.known = limit
-		return overloaded(time.Second)
-	}
-	g.known = max(g.known, count)
-	g.tokens += n - 1
-	g.used++
-	return nil
+	go func() {
+		// Detached from any one request: the lease serves whoever comes.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		ok, count, err := g.Leases.Lease(ctx, key, n, limit, window)
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		g.flight = nil
+		// Those who waited for this lease and find it short ask for
+		// the rest in one.
+		g.demand = g.waiting
+		defer close(flight)
+		switch {
+		case g.win != start:
+			// The window turned while leasing; the lease was for the
+			// old one.
+		case err != nil:
+			// The counter cannot be reached: admit, as with an unknown
+			// depth.
+			g.known -= n
+			g.tokens += n
+		case !ok:
+			g.known = limit
+		default:
+			g.known = max(g.known, count)
+			g.tokens += n
+		}
+	}()
 }
 
 // Observe feeds the latency of one accept (the API's writes and send).

@@ -122,6 +122,26 @@ func TestWaitAndPosition(t *testing.T) {
 	}
 }
 
+// clock is a test clock that leases in the background may read.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)} }
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
 // leases is the shared counter, as dynamo.Limiter.Lease keeps it.
 type leases struct {
 	mu     sync.Mutex
@@ -135,10 +155,17 @@ type leases struct {
 	entered chan struct{}
 }
 
+func newLeases(now func() time.Time) *leases {
+	return &leases{now: now, counts: map[int64]int{}, entered: make(chan struct{}, 1000)}
+}
+
 func (l *leases) Lease(_ context.Context, _ string, n, limit int, window time.Duration) (bool, int, error) {
-	if l.hold != nil {
+	l.mu.Lock()
+	hold := l.hold
+	l.mu.Unlock()
+	if hold != nil {
 		l.entered <- struct{}{}
-		<-l.hold
+		<-hold
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -155,13 +182,52 @@ func (l *leases) Lease(_ context.Context, _ string, n, limit int, window time.Du
 	return true, l.counts[start], nil
 }
 
+func (l *leases) holdAll() chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.hold = make(chan struct{})
+	return l.hold
+}
+
+func (l *leases) callCount() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.calls
+}
+
+func (l *leases) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.calls = 0
+}
+
+func (l *leases) fail(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.err = err
+}
+
+// idle waits until no lease of g is in flight.
+func idle(t *testing.T, g *Gate) {
+	t.Helper()
+	for range 2000 {
+		g.mu.Lock()
+		f := g.flight
+		g.mu.Unlock()
+		if f == nil {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("a lease never ended")
+}
+
 func TestAdmitByRate(t *testing.T) {
-	clock := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	now := func() time.Time { return clock }
-	store := &leases{now: now, counts: map[int64]int{}}
+	c := newClock()
+	store := newLeases(c.now)
 	// Two instances sharing 400 commands a second: 100 per 250 ms window.
-	a := &Gate{Leases: store, MaxRate: 400, Now: now}
-	b := &Gate{Leases: store, MaxRate: 400, Now: now}
+	a := &Gate{Leases: store, MaxRate: 400, Now: c.now, LeaseWait: time.Minute}
+	b := &Gate{Leases: store, MaxRate: 400, Now: c.now, LeaseWait: time.Minute}
 	window := func() (admitted int, refused []error) {
 		for i := range 150 {
 			g := a
@@ -174,6 +240,8 @@ func TestAdmitByRate(t *testing.T) {
 				admitted++
 			}
 		}
+		idle(t, a)
+		idle(t, b)
 		return
 	}
 	admitted, refused := window()
@@ -185,73 +253,73 @@ func TestAdmitByRate(t *testing.T) {
 			t.Fatalf("refusal %v (retry %v), want OVERLOADED with Retry-After 1s", err, e.RetryAfter)
 		}
 	}
-	// Each instance learns the window's count from its leases: the one
-	// that finds the budget spent tells nobody else, but the other sees
-	// the count at the limit and refuses without asking.
-	if store.calls != 101 {
-		t.Fatalf("%d leases in the first window, want 100 + one refused", store.calls)
+	// New instances know nothing of each other: about a lease per
+	// command, and once one finds the budget spent, neither asks again.
+	if n := store.callCount(); n < 100 || n > 104 {
+		t.Fatalf("%d leases in the first window, want 100 and the few that found it spent", n)
 	}
 	// The next window: each instance took 50 in the last, so it leases
-	// 12 at a time: a few writes, the budget kept within a lease of 100.
-	clock = clock.Add(250 * time.Millisecond)
-	store.calls = 0
+	// 12 at a time, ahead of need: a few writes, the budget kept within a
+	// lease of 100 (the counter grants a lease while under the limit).
+	c.add(250 * time.Millisecond)
+	store.reset()
 	admitted, _ = window()
 	if admitted < 100 || admitted > 100+2*11 {
 		t.Fatalf("second window: %d admitted", admitted)
 	}
-	if store.calls > 12 {
-		t.Fatalf("%d leases for %d commands", store.calls, admitted)
+	if n := store.callCount(); n > 14 {
+		t.Fatalf("%d leases for %d commands", n, admitted)
 	}
 	// A counter that cannot be reached admits.
-	clock = clock.Add(250 * time.Millisecond)
-	store.err = errors.New("dynamodb down")
-	if _, err := a.Admit(context.Background()); err != nil {
-		t.Fatalf("unreachable counter: %v", err)
+	c.add(250 * time.Millisecond)
+	store.fail(errors.New("dynamodb down"))
+	for range 3 {
+		if _, err := a.Admit(context.Background()); err != nil {
+			t.Fatalf("unreachable counter: %v", err)
+		}
 	}
 	// Off without a rate.
-	off := &Gate{Leases: store, Now: now}
-	store.calls = 0
-	if _, err := off.Admit(context.Background()); err != nil || store.calls != 0 {
-		t.Fatalf("no MaxRate: %v, %d leases", err, store.calls)
+	off := &Gate{Leases: store, Now: c.now}
+	idle(t, a)
+	store.reset()
+	if _, err := off.Admit(context.Background()); err != nil || store.callCount() != 0 {
+		t.Fatalf("no MaxRate: %v, %d leases", err, store.callCount())
 	}
 }
 
-// While the lease that would spend the window's budget is in flight, a
-// command is refused at once: it neither waits for it nor asks again.
-func TestAdmitByRateRefusesWithoutWaiting(t *testing.T) {
-	clock := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	now := func() time.Time { return clock }
-	store := &leases{now: now, counts: map[int64]int{}, entered: make(chan struct{}, 100)}
-	g := &Gate{Leases: store, MaxRate: 8, Now: now} // 2 per window
+// Once what an instance leased, ahead of need, spends the window's
+// budget, a command is refused at once: it neither waits nor asks again.
+func TestAdmitByRateRefusesWithoutAsking(t *testing.T) {
+	c := newClock()
+	store := newLeases(c.now)
+	g := &Gate{Leases: store, MaxRate: 8, Now: c.now, LeaseWait: time.Minute} // 2 per window
 	if _, err := g.Admit(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	store.hold = make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		_, err := g.Admit(context.Background())
-		done <- err
-	}()
-	<-store.entered // the second command's lease is in flight
+	idle(t, g) // the second of the window is leased ahead
+	if _, err := g.Admit(context.Background()); err != nil {
+		t.Fatalf("the second, leased ahead: %v", err)
+	}
+	began := time.Now()
 	if _, err := g.Admit(context.Background()); apperr.CodeOf(err) != apperr.Overloaded {
-		t.Fatalf("third command with the last lease in flight: %v", err)
+		t.Fatalf("the third: %v", err)
 	}
-	close(store.hold)
-	if err := <-done; err != nil {
-		t.Fatalf("the leased command: %v", err)
+	if took := time.Since(began); took > 100*time.Millisecond {
+		t.Fatalf("the refusal took %v", took)
 	}
-	if store.calls != 2 {
-		t.Fatalf("%d leases, want 2", store.calls)
+	idle(t, g)
+	if n := store.callCount(); n != 2 {
+		t.Fatalf("%d leases, want 2", n)
 	}
 }
 
 // Commands arriving together at one instance share its leases: one in
 // flight at a time, the next sized for those waiting.
 func TestAdmitByRateSharesLeases(t *testing.T) {
-	clock := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	now := func() time.Time { return clock }
-	store := &leases{now: now, counts: map[int64]int{}, hold: make(chan struct{}), entered: make(chan struct{}, 100)}
-	g := &Gate{Leases: store, MaxRate: 4000, Now: now} // 1000 per window, leases of up to 125
+	c := newClock()
+	store := newLeases(c.now)
+	release := store.holdAll()
+	g := &Gate{Leases: store, MaxRate: 4000, Now: c.now, LeaseWait: time.Minute} // 1000 per window, leases of up to 125
 	var wg sync.WaitGroup
 	var refused atomic.Int64
 	for range 20 {
@@ -264,21 +332,22 @@ func TestAdmitByRateSharesLeases(t *testing.T) {
 		}()
 	}
 	<-store.entered
-	waitingFor(t, g, 19) // the other 19 reach the gate and wait
-	close(store.hold)
+	waitingFor(t, g, 20) // all 20 reach the gate and wait for the one lease
+	close(release)
 	wg.Wait()
-	if refused.Load() != 0 || store.calls != 2 {
-		t.Fatalf("%d refused, %d leases; want 0 refused and 2 leases (1, then 19 for those waiting)", refused.Load(), store.calls)
+	idle(t, g)
+	if refused.Load() != 0 || store.callCount() > 3 {
+		t.Fatalf("%d refused, %d leases; want 0 refused and at most 3 leases (1, then the rest for those waiting, then one ahead)", refused.Load(), store.callCount())
 	}
 }
 
 // No more calls wait for a lease than the budget left could take: the
 // next one is refused at once.
 func TestAdmitByRateBoundsTheWait(t *testing.T) {
-	clock := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	now := func() time.Time { return clock }
-	store := &leases{now: now, counts: map[int64]int{}, hold: make(chan struct{}), entered: make(chan struct{}, 100)}
-	g := &Gate{Leases: store, MaxRate: 8, Now: now} // 2 per window
+	c := newClock()
+	store := newLeases(c.now)
+	release := store.holdAll()
+	g := &Gate{Leases: store, MaxRate: 8, Now: c.now, LeaseWait: time.Minute} // 2 per window
 	done := make(chan error, 2)
 	admit := func() {
 		_, err := g.Admit(context.Background())
@@ -287,15 +356,62 @@ func TestAdmitByRateBoundsTheWait(t *testing.T) {
 	go admit()
 	<-store.entered // the first lease, of 1, is in flight
 	go admit()
-	waitingFor(t, g, 1) // the second waits for it: one left after it
+	waitingFor(t, g, 2) // the second waits for it too: one left after it
 	if _, err := g.Admit(context.Background()); apperr.CodeOf(err) != apperr.Overloaded {
 		t.Fatalf("a third, with the budget spoken for: %v", err)
 	}
-	close(store.hold)
+	close(release)
 	for range 2 {
 		if err := <-done; err != nil {
 			t.Fatalf("the first two: %v", err)
 		}
+	}
+}
+
+// A counter slow to answer does not hold commands while the budget is
+// being spent: past LeaseWait they are refused, and what the lease brings
+// when it lands serves the next ones without another call. A cold
+// instance, with nothing spent, waits for its lease.
+func TestAdmitByRateLeaseWait(t *testing.T) {
+	c := newClock()
+	store := newLeases(c.now)
+	g := &Gate{Leases: store, MaxRate: 8, Now: c.now, LeaseWait: 30 * time.Millisecond} // 2 per window
+	release := store.holdAll()
+	time.AfterFunc(80*time.Millisecond, func() { close(release) })
+	if _, err := g.Admit(context.Background()); err != nil {
+		t.Fatalf("a cold instance with a slow counter: %v", err)
+	}
+	// Spend the window.
+	idle(t, g)
+	for range 3 {
+		_, _ = g.Admit(context.Background())
+	}
+	idle(t, g)
+	// The next window, the counter slow again.
+	c.add(250 * time.Millisecond)
+	release = store.holdAll()
+	store.reset()
+	began := time.Now()
+	_, err := g.Admit(context.Background())
+	if apperr.CodeOf(err) != apperr.Overloaded {
+		t.Fatalf("with the budget being spent and the lease held: %v", err)
+	}
+	if took := time.Since(began); took < 30*time.Millisecond || took > time.Second {
+		t.Fatalf("refused after %v, want about LeaseWait", took)
+	}
+	close(release)
+	idle(t, g)
+	if n := store.callCount(); n != 1 {
+		t.Fatalf("%d leases, want the one that landed late", n)
+	}
+	// Its command is taken at once (and the next lease goes out ahead).
+	defer close(store.holdAll())
+	began = time.Now()
+	if _, err := g.Admit(context.Background()); err != nil {
+		t.Fatalf("after the lease landed: %v", err)
+	}
+	if took := time.Since(began); took >= 30*time.Millisecond {
+		t.Fatalf("the leased command waited %v", took)
 	}
 }
 
