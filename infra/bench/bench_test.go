@@ -53,7 +53,7 @@ func TestShortBench(t *testing.T) {
 			// A small spike, open loop: every call answered, nothing but
 			// 2xx, 404 (a status poll before the first request) or 503
 			// shedding, and the backlog drains.
-			sp, err := Spike(ctx, s, "short spike", toks, loadgen.Spike(1, 10, time.Second, time.Second, 2*time.Second, time.Second), c.Drain.PerSecond)
+			sp, err := Spike(ctx, s, "short spike", toks, loadgen.Spike(1, 10, time.Second, time.Second, 2*time.Second, time.Second), People, c.Drain.PerSecond)
 			if err != nil {
 				t.Fatal(err)
 			}

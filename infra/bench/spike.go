@@ -45,27 +45,29 @@ type SpikeResult struct {
 	NoRetryAfter int64
 }
 
-// Spike plays an open-loop profile of real people's calls against the
-// system: 7 in 10 reissue (with an Idempotency-Key), 2 look their code up,
-// 1 polls the status of their last request. It samples the queue depth
-// throughout and waits for the backlog to drain.
-func Spike(ctx context.Context, s *System, name string, toks []string, p loadgen.Profile, drainRate float64) (SpikeResult, error) {
+// Mix is what the n-th arrival of a run does, by n mod 10.
+type Mix [10]string
+
+var (
+	// People: 7 in 10 reissue (with an Idempotency-Key), 2 look their
+	// code up, 1 polls the status of their last request.
+	People = Mix{EpReissue, EpReissue, EpReissue, EpReissue, EpReissue, EpReissue, EpReissue, EpLookup, EpLookup, EpStatus}
+	// Reissues only: the overload run offers the accept path alone at a
+	// multiple of its own ceiling.
+	Reissues = Mix{EpReissue, EpReissue, EpReissue, EpReissue, EpReissue, EpReissue, EpReissue, EpReissue, EpReissue, EpReissue}
+)
+
+// Spike plays an open-loop profile of calls against the system, each
+// doing what mix says. It samples the queue depth throughout and waits
+// for the backlog to drain.
+func Spike(ctx context.Context, s *System, name string, toks []string, p loadgen.Profile, mix Mix, drainRate float64) (SpikeResult, error) {
 	url, err := s.QueueURL(ctx, CommandName)
 	if err != nil {
 		return SpikeResult{}, err
 	}
 	var last sync.Map // token index -> last request id
 	var noRetry atomic.Int64
-	endpoint := func(seq int) string {
-		switch seq % 10 {
-		case 7, 8:
-			return EpLookup
-		case 9:
-			return EpStatus
-		default:
-			return EpReissue
-		}
-	}
+	endpoint := func(seq int) string { return mix[seq%10] }
 	do := func(ctx context.Context, seq int) loadgen.Result {
 		ep := endpoint(seq)
 		i := (seq * 7919) % len(toks)
