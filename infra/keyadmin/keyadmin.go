@@ -11,6 +11,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"text/tabwriter"
 	"time"
 
@@ -56,7 +58,15 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		fs.Usage()
 		return errors.New("no command")
 	}
-	c, err := awsclient.New(ctx, awsclient.Options{Region: getenv("AWS_REGION")})
+	opts := awsclient.Options{Region: getenv("AWS_REGION")}
+	if ep := getenv("AWS_ENDPOINT_URL_DYNAMODB"); loopback(ep) {
+		// A local stack (make run): the SDK finds the endpoint in the
+		// variable itself, but only awsclient's local options also turn off
+		// the response checksums the emulators do not send and supply
+		// dummy credentials.
+		opts.DynamoDBEndpoint = ep
+	}
+	c, err := awsclient.New(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -132,5 +142,20 @@ func create(ctx context.Context, st Store, args []string, now func() time.Time, 
 		fmt.Fprintf(stdout, "key id: %s\nowner:  %s\nrate:   %d checks a minute\nkey:    %s\n", rec.ID, rec.Owner, rec.RatePerMinute, key)
 		fmt.Fprintln(stderr, "The key is shown this once and stored only hashed: hand it to its owner now.")
 		return nil
+	}
+}
+
+// loopback reports whether an endpoint URL names this machine.
+func loopback(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	switch h := u.Hostname(); h {
+	case "localhost":
+		return true
+	default:
+		ip := net.ParseIP(h)
+		return ip != nil && ip.IsLoopback()
 	}
 }

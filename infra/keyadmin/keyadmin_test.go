@@ -92,3 +92,14 @@ func TestMainNeedsATable(t *testing.T) {
 		t.Fatalf("no table: %v", err)
 	}
 }
+
+func TestLoopback(t *testing.T) {
+	for ep, want := range map[string]bool{
+		"http://127.0.0.1:8000": true, "http://localhost:4566": true, "http://[::1]:8000": true,
+		"https://dynamodb.ap-northeast-2.amazonaws.com": false, "": false, "127.0.0.1:8000": false, "http://10.0.0.1": false,
+	} {
+		if got := loopback(ep); got != want {
+			t.Errorf("loopback(%q) = %v", ep, got)
+		}
+	}
+}
