@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/pccc/pccc/infra/keyadmin"
 	"github.com/pccc/pccc/infra/localstack"
+	"github.com/pccc/pccc/shared/apikey"
 	"github.com/pccc/pccc/shared/codes"
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/stats"
@@ -262,6 +264,20 @@ func TestClearanceCheck(t *testing.T) {
 			if recorded != checks || withHolder != checks-3 {
 				t.Errorf("%d checks recorded (%d with a holder), %d answered", recorded, withHolder, checks)
 			}
+			// The holder's checks, newest first, from the index.
+			mine, err := dynamo.NewCheckStore(c.DynamoDB, localTable).ChecksOf(context.Background(), hk, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// 4 matches and 5 mismatches on the holder's code.
+			if len(mine) != 4+mismatchesOnCode {
+				t.Errorf("the holder has %d checks, want %d", len(mine), 4+mismatchesOnCode)
+			}
+			for i, ch := range mine {
+				if ch.Code != code || ch.KeyID != keyID || ch.HolderKey != hk || len(ch.ID) != 22 || (i > 0 && ch.At.After(mine[i-1].At)) {
+					t.Errorf("check %d of the holder: %+v", i, ch)
+				}
+			}
 			out, err := c.DynamoDB.GetItem(context.Background(), &dynamodb.GetItemInput{
 				TableName: aws.String(localTable), ConsistentRead: aws.Bool(true),
 				Key: map[string]types.AttributeValue{
@@ -433,6 +449,14 @@ func TestClearanceKeyCommand(t *testing.T) {
 		}
 		if err := keyadmin.Main(ctx, []string{"revoke", "0123456789abcdef"}, getenv, &out, &errOut); err == nil {
 			t.Fatal("revoking an unknown key succeeded")
+		}
+		// An id already taken is refused by the table's condition.
+		st := dynamo.NewAPIKeyStore(clients(t, s).DynamoDB, localTable)
+		if err := st.Create(ctx, apikey.Record{ID: id, Owner: "Impostor", RatePerMinute: 1, Hash: "x", CreatedAt: time.Now()}); !errors.Is(err, apikey.ErrExists) {
+			t.Fatalf("a second key with id %s: %v", id, err)
+		}
+		if rec, err := st.Key(ctx, id); err != nil || rec.Owner != "ACME Customs" || !rec.Revoked || rec.RevokedAt.IsZero() {
+			t.Fatalf("the key after all that: %+v %v", rec, err)
 		}
 		// The stored item holds the hash, never the secret.
 		if dump := dumpTables(t, s.stack); strings.Contains(dump, key[len(key)-43:]) || !strings.Contains(dump, "APIKEY#"+id) {

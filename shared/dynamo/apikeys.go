@@ -57,7 +57,7 @@ func (st *APIKeyStore) Create(ctx context.Context, r apikey.Record) error {
 	item["revoked"] = &types.AttributeValueMemberBOOL{Value: false}
 	item["createdAt"] = ts(r.CreatedAt)
 	item[AttrGSI1PK] = s(apiKeysIndexPK)
-	item[AttrGSI1SK] = s(r.CreatedAt.UTC().Format(time.RFC3339Nano) + "#" + r.ID)
+	item[AttrGSI1SK] = s(r.CreatedAt.UTC().Format(sortTime) + "#" + r.ID)
 	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(st.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)"),
 	})

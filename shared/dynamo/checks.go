@@ -27,6 +27,10 @@ import (
 //     mismatches; the shard (of 16, by the code) keeps a guessing run from
 //     heating one index partition.
 
+// sortTime is a fixed-width UTC time for sort keys: RFC3339Nano drops
+// trailing zeros, and "…:05Z" sorts after "…:05.1Z".
+const sortTime = "2006-01-02T15:04:05.000000000Z"
+
 // CheckRetention is how long a check's record is kept.
 const CheckRetention = 400 * 24 * time.Hour
 
@@ -49,6 +53,7 @@ type Check struct {
 type CheckAPI interface {
 	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 }
 
 var _ CheckAPI = (*dynamodb.Client)(nil)
@@ -76,7 +81,7 @@ func (st *CheckStore) Record(ctx context.Context, c Check) error {
 	if c.HolderKey != "" {
 		item["holderKey"] = s(c.HolderKey)
 		item[AttrGSI1PK] = s("CHECKS#" + c.HolderKey)
-		item[AttrGSI1SK] = s(at + "#" + c.ID)
+		item[AttrGSI1SK] = s(c.At.UTC().Format(sortTime) + "#" + c.ID)
 	}
 	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(st.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)"),
@@ -121,4 +126,36 @@ func (st *CheckStore) CountMismatch(ctx context.Context, code, day string, at ti
 		return 0, errors.New("count mismatch: no count returned")
 	}
 	return count, nil
+}
+
+// ChecksOf lists a holder's latest checks, newest first, from the index:
+// what a later issue shows the holder. It needs Query on GSI1, which the
+// check function is not granted.
+func (st *CheckStore) ChecksOf(ctx context.Context, hk string, limit int) ([]Check, error) {
+	out, err := st.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(st.table),
+		IndexName:                 aws.String(IndexGSI1),
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": AttrGSI1PK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("CHECKS#" + hk)},
+		ScanIndexForward:          aws.Bool(false),
+		Limit:                     aws.Int32(int32(limit)),
+	})
+	if err != nil {
+		return nil, translate("query checks", err)
+	}
+	checks := make([]Check, 0, len(out.Items))
+	for _, item := range out.Items {
+		var c Check
+		c.ID, _ = str(item, "checkId")
+		c.KeyID, _ = str(item, "keyId")
+		c.Code, _ = str(item, "code")
+		c.HolderKey, _ = str(item, "holderKey")
+		c.Result, _ = str(item, "result")
+		if v, ok := str(item, "at"); ok {
+			c.At, _ = time.Parse(time.RFC3339Nano, v)
+		}
+		checks = append(checks, c)
+	}
+	return checks, nil
 }
