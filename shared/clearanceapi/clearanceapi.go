@@ -149,9 +149,9 @@ func NewChecker(c Checker) (*Checker, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	// Plausible plain values of the usual lengths: the opening and parsing
-	// cost about what a holder's do. They never match: the decoy is only
-	// read where Standing is not live.
+	// Plausible plain values of the usual lengths, so opening one costs
+	// what opening a holder's does. What they open to is thrown away
+	// (read), so they can never match anything.
 	plain := holder.Details{
 		KoreanName: "가나다", EnglishName: "DECOY HOLDER", Phone: "01000000000",
 		Addresses: []holder.Address{{Zip: "00000", Address: "decoy address line for equal work"}},
@@ -167,7 +167,7 @@ func NewChecker(c Checker) (*Checker, error) {
 	return &c, nil
 }
 
-// Throttled is the 429 of a spent rate limit.
+// throttled is the 429 of a spent rate limit.
 func throttled(msg string, wait time.Duration) error {
 	return apperr.New(apperr.RateLimited, msg).WithRetryAfter(max(wait, time.Second))
 }
