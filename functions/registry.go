@@ -6,6 +6,7 @@
 package functions
 
 import (
+	"github.com/pccc/pccc/shared/clearanceapi"
 	"github.com/pccc/pccc/shared/codeapi"
 	"github.com/pccc/pccc/shared/identityapi"
 	"github.com/pccc/pccc/shared/platform"
@@ -26,4 +27,6 @@ var Registry = map[string]platform.Builder{
 	"requeststatus": codeapi.BuildRequestStatus,
 	"codeworker":    codeapi.BuildWorker,
 	"codeexpiry":    codeapi.BuildExpiry,
+
+	"clearancecheck": clearanceapi.BuildCheck,
 }

@@ -231,7 +231,12 @@ func decodeError(err error) error {
 	}
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-		return apperr.InvalidField(strings.Trim(name, `"`), "is not a known field")
+		field := strings.Trim(name, `"`)
+		if field == "" {
+			// {"": …}: no name to give back; the body is at fault.
+			field = "body"
+		}
+		return apperr.InvalidField(field, "is not a known field")
 	}
 	return apperr.InvalidField("body", "is not valid JSON")
 }

@@ -1,0 +1,57 @@
+package clearanceapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/pccc/pccc/shared/apikey"
+	"github.com/pccc/pccc/shared/dynamo"
+	"github.com/pccc/pccc/shared/httpapi"
+	"github.com/pccc/pccc/shared/platform"
+	"github.com/pccc/pccc/shared/sealer"
+)
+
+// DefaultPerCodePerHour is CLEARANCE_CHECKS_PER_CODE_PER_HOUR's default: a
+// parcel's code is checked a few times (shop, courier, broker), a guessing
+// run hundreds.
+const DefaultPerCodePerHour = 10
+
+// BuildCheck builds the clearance check function. Besides the common
+// settings it reads CLEARANCE_CHECKS_PER_CODE_PER_HOUR (1-10000).
+func BuildCheck(ctx context.Context, d platform.Deps) (any, error) {
+	if d.Log == nil || d.AWS == nil || d.AWS.DynamoDB == nil {
+		return nil, errors.New("clearance: logger and DynamoDB client are required")
+	}
+	perCode := DefaultPerCodePerHour
+	if v := d.Getenv("CLEARANCE_CHECKS_PER_CODE_PER_HOUR"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10_000 {
+			return nil, errors.New("clearance: CLEARANCE_CHECKS_PER_CODE_PER_HOUR must be 1-10000")
+		}
+		perCode = n
+	}
+	seal, err := sealer.New(d.Config.DataKeys, d.Config.DataKeyID)
+	if err != nil {
+		return nil, fmt.Errorf("clearance: PCCC_DATA_KEYS: %w", err)
+	}
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
+	db, table := d.AWS.DynamoDB, d.Config.TableName
+	store := dynamo.NewCodeStore(db, table, nil)
+	c, err := NewChecker(Checker{
+		Codes: store, Holders: store, Sealer: seal,
+		Limiter: dynamo.NewLimiter(db, table, now), Records: dynamo.NewCheckStore(db, table),
+		Log: d.Log, Now: now, PerCodePerHour: perCode,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.Handler(d.Log, httpapi.Routes{
+		RouteCheck: apikey.Require(dynamo.NewAPIKeyStore(db, table), Endpoint(c)),
+	}), nil
+}
