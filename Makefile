@@ -90,6 +90,8 @@ build-CommandWorkerFunction:
 	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/codeworker
 build-ExpiryFunction:
 	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/codeexpiry
+build-OpenApiFunction:
+	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/openapi
 
 .PHONY: deploy
 deploy: ## sam build + sam deploy through samconfig.toml (CONFIG_ENV=default|prod)

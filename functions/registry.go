@@ -8,6 +8,7 @@ package functions
 import (
 	"github.com/pccc/pccc/shared/codeapi"
 	"github.com/pccc/pccc/shared/identityapi"
+	"github.com/pccc/pccc/shared/openapi"
 	"github.com/pccc/pccc/shared/platform"
 	"github.com/pccc/pccc/shared/sms"
 )
@@ -26,4 +27,6 @@ var Registry = map[string]platform.Builder{
 	"requeststatus": codeapi.BuildRequestStatus,
 	"codeworker":    codeapi.BuildWorker,
 	"codeexpiry":    codeapi.BuildExpiry,
+
+	"openapi": openapi.Build,
 }
