@@ -94,6 +94,8 @@ type Gate struct {
 	inflight         int           // commands it asks for
 	lastLease        int           // what the last lease asked for
 	spentBefore      bool          // the last window's budget was spent
+	arrived          int           // commands that asked in this window
+	arrivedBefore    int           // and in the last
 	waiting          int           // calls waiting for it
 	demand           int           // calls that waited for the last one
 }
@@ -154,16 +156,21 @@ func (g *Gate) takeRate(ctx context.Context) error {
 	w := window.Milliseconds()
 	limit := max(1, int(math.Ceil(g.MaxRate*window.Seconds())))
 	var timeout <-chan time.Time // set once, on the first wait
+	counted := false
 	for {
 		start := g.now().UnixMilli() / w * w
 		g.mu.Lock()
 		if start != g.win {
 			if start == g.win+w {
-				g.usedBefore, g.spentBefore = g.used, g.known >= limit
+				g.usedBefore, g.spentBefore, g.arrivedBefore = g.used, g.known >= limit, g.arrived
 			} else {
-				g.usedBefore, g.spentBefore = 0, false
+				g.usedBefore, g.spentBefore, g.arrivedBefore = 0, false, 0
 			}
-			g.win, g.tokens, g.known, g.used = start, 0, 0, 0
+			g.win, g.tokens, g.known, g.used, g.arrived = start, 0, 0, 0, 0
+		}
+		if !counted {
+			g.arrived++
+			counted = true
 		}
 		switch {
 		case g.tokens > 0:
@@ -235,8 +242,16 @@ func (g *Gate) lease(key string, start int64, limit int, window time.Duration) {
 	// About a quarter of what this instance took in the last window (at
 	// most an eighth of the budget, which other instances share), or
 	// enough for the calls waiting now, so a busy instance writes a few
-	// times a window and an idle one holds back little.
+	// times a window and an idle one holds back little; never more than
+	// the budget left.
 	n := max(min(max(1, g.usedBefore/4), max(1, limit/8)), g.waiting+1, g.demand)
+	if g.spentBefore {
+		// More asked here than the budget took last window: about half
+		// of what reached this instance then, so that a slow counter
+		// answers a busy instance twice a window rather than holding
+		// its commands to a few per call.
+		n = max(n, g.arrivedBefore/2)
+	}
 	n = min(n, max(1, limit-g.known))
 	g.demand = 0
 	g.known += n

@@ -415,6 +415,35 @@ func TestAdmitByRateLeaseWait(t *testing.T) {
 	}
 }
 
+// After a window whose budget was spent, an instance leases about half of
+// what reached it then, so a busy instance asks the counter a couple of
+// times a window, not once every few commands.
+func TestAdmitByRateLeasesForDemand(t *testing.T) {
+	c := newClock()
+	store := newLeases(c.now)
+	g := &Gate{Leases: store, MaxRate: 400, Now: c.now, LeaseWait: time.Minute} // 100 per window
+	run := func() (admitted int) {
+		for range 300 {
+			if _, err := g.Admit(context.Background()); err == nil {
+				admitted++
+			}
+		}
+		idle(t, g)
+		return admitted
+	}
+	if n := run(); n != 100 {
+		t.Fatalf("first window: %d admitted", n)
+	}
+	c.add(250 * time.Millisecond)
+	store.reset()
+	if n := run(); n != 100 {
+		t.Fatalf("second window: %d admitted", n)
+	}
+	if n := store.callCount(); n > 2 {
+		t.Fatalf("%d leases for a window's budget after a spent one, want 1 or 2", n)
+	}
+}
+
 // waitingFor waits until n calls wait for the gate's lease in flight.
 func waitingFor(t *testing.T, g *Gate, n int) {
 	t.Helper()
