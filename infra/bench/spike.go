@@ -13,6 +13,7 @@ import (
 
 	"github.com/pccc/pccc/infra/chart"
 	"github.com/pccc/pccc/infra/loadgen"
+	"github.com/pccc/pccc/shared/admission"
 )
 
 // Endpoints of the spike mix.
@@ -43,6 +44,8 @@ type SpikeResult struct {
 	// NoRetryAfter counts 429 and 503 answers that came without a
 	// Retry-After header.
 	NoRetryAfter int64
+	// Refusals are the rate bound's refusals during the run, by reason.
+	Refusals admission.Refusals
 }
 
 // Mix is what the n-th arrival of a run does, by n mod 10.
@@ -121,7 +124,9 @@ func Spike(ctx context.Context, s *System, name string, toks []string, p loadgen
 			}
 		}
 	}()
+	refusedBefore := admission.RateRefusals()
 	rec := (&loadgen.Runner{Profile: p, Do: do, Endpoint: endpoint}).Run(ctx)
+	refusedNow := admission.RateRefusals()
 	arrivalsEnd := time.Since(start)
 	backlog, _ := s.Depth(ctx, url)
 	for {
@@ -135,7 +140,9 @@ func Spike(ctx context.Context, s *System, name string, toks []string, p loadgen
 	time.Sleep(300 * time.Millisecond)
 	close(stop)
 	<-sampled
-	res := SpikeResult{Name: name, Profile: p, Summary: rec.Summary(), Series: rec.Series(), Depth: depth, Drain: drain, NoRetryAfter: noRetry.Load()}
+	res := SpikeResult{Name: name, Profile: p, Summary: rec.Summary(), Series: rec.Series(), Depth: depth, Drain: drain, NoRetryAfter: noRetry.Load(),
+		Refusals: admission.Refusals{Spent: refusedNow.Spent - refusedBefore.Spent, SpokenFor: refusedNow.SpokenFor - refusedBefore.SpokenFor,
+			SlowCounter: refusedNow.SlowCounter - refusedBefore.SlowCounter}}
 	if drainRate > 0 {
 		res.Expected = time.Duration(float64(backlog) / drainRate * float64(time.Second))
 	}
@@ -170,6 +177,10 @@ func WriteSpike(w io.Writer, r SpikeResult) {
 	}
 	fmt.Fprintf(w, "\nPeak backlog %d commands; after the last arrival the backlog drained in %.1f s (backlog ÷ measured worker rate: %.1f s).\n",
 		r.PeakBacklog, r.Drain.Seconds(), r.Expected.Seconds())
+	if f := r.Refusals; f.Spent+f.SpokenFor+f.SlowCounter > 0 {
+		fmt.Fprintf(w, "\nThe rate bound refused %d because the window's budget was known spent, %d because the calls already waiting had it spoken for, and %d because the counter did not answer within `LeaseWait`.\n",
+			f.Spent, f.SpokenFor, f.SlowCounter)
+	}
 }
 
 func statuses(m map[int]int64) string {

@@ -26,6 +26,7 @@ import (
 	"math"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -187,12 +188,14 @@ func (g *Gate) takeRate(ctx context.Context) error {
 			// Spent: refused here, with no call, so the excess is told
 			// at once.
 			g.mu.Unlock()
+			refused.spent.Add(1)
 			return overloaded(time.Second)
 		case g.flight != nil && g.waiting >= g.inflight+max(0, limit-g.known):
 			// Those already waiting would take what the lease in flight
 			// brings and all the budget left: refused now, not after a
 			// wait.
 			g.mu.Unlock()
+			refused.spoken.Add(1)
 			return overloaded(time.Second)
 		case g.flight == nil:
 			g.lease(key, start, limit, window)
@@ -218,6 +221,7 @@ func (g *Gate) takeRate(ctx context.Context) error {
 		select {
 		case <-flight:
 		case <-timeout:
+			refused.slow.Add(1)
 			err = overloaded(time.Second)
 		case <-ctx.Done():
 			err = overloaded(time.Second)
@@ -229,6 +233,19 @@ func (g *Gate) takeRate(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// Refusals counts, process-wide, why the rate bound refused commands: the
+// window's budget known spent, spoken for by the calls already waiting,
+// or the counter too slow to answer within LeaseWait. make bench reports
+// them; in AWS they are one function instance's.
+type Refusals struct{ Spent, SpokenFor, SlowCounter int64 }
+
+var refused struct{ spent, spoken, slow atomic.Int64 }
+
+// RateRefusals reports Refusals so far.
+func RateRefusals() Refusals {
+	return Refusals{Spent: refused.spent.Load(), SpokenFor: refused.spoken.Load(), SlowCounter: refused.slow.Load()}
 }
 
 // coldLeaseWait bounds a command's wait for a lease when the budget is
