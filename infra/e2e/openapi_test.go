@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,9 +19,11 @@ import (
 // statuses the document lists for that operation, errors come in the
 // documented envelope with the request id, commands in the documented 202
 // shape, and a command sent again with its Idempotency-Key is replayed.
-// The calls go first without a session and with empty bodies, then as a
-// holder with the document's own examples. Neither depends on the stack,
-// so one stack is enough.
+// The calls go first without credentials and with empty bodies (an
+// operation that declares security must answer 401), then with the
+// credentials each operation declares (a holder's session token, an API
+// key made with the operator's command) and the document's own examples.
+// Neither depends on the stack, so one stack is enough.
 func TestOpenAPIDocumentServed(t *testing.T) {
 	s := start(t, localstack.Embedded, sessionEnv(nil))
 
@@ -52,11 +55,18 @@ func TestOpenAPIDocumentServed(t *testing.T) {
 			if op.hasBody {
 				body = "{}"
 			}
-			op.check(t, s.call(t, op.method, op.target, "", "", body))
+			got := s.send(t, op.method, op.target, op.headers(t, nil, "", body), body)
+			op.check(t, got)
+			if len(op.security) > 0 && got.status != http.StatusUnauthorized {
+				t.Errorf("%s: declares %v but answered %d without credentials: %s", op.key, op.security, got.status, got.raw)
+			}
 		}
 	})
-	t.Run("holder, the document's examples", func(t *testing.T) {
+	t.Run("with the declared credentials, the document's examples", func(t *testing.T) {
 		token := mint(t, "HOLDER-openapi-e2e")
+		key, _ := newKey(t, s, "OpenAPI e2e broker", 100)
+		// By security scheme: the Authorization value each one takes.
+		credentials := map[string]string{"sessionToken": "Bearer " + token, "apiKey": "ApiKey " + key}
 		// The issue first, and carried out, so the other commands meet a
 		// live code; the cancel last, so they do not meet a cancelled one.
 		sort.SliceStable(ops, func(i, j int) bool { return rank(ops[i].key) < rank(ops[j].key) })
@@ -65,8 +75,16 @@ func TestOpenAPIDocumentServed(t *testing.T) {
 			if op.idempotent {
 				key = "openapi-e2e-" + strconv.Itoa(i)
 			}
-			first := s.call(t, op.method, op.target, token, key, op.example)
+			headers := op.headers(t, credentials, key, op.example)
+			first := s.send(t, op.method, op.target, headers, op.example)
 			op.check(t, first)
+			if len(op.security) > 0 && first.status == http.StatusUnauthorized {
+				t.Errorf("%s: with the %v credentials it declares, answered %d: %s", op.key, op.security, first.status, first.raw)
+			}
+			if slices.Contains(op.security, "apiKey") && first.status != http.StatusOK {
+				// The example is well formed and the key fresh: the check is answered.
+				t.Errorf("%s: with a working key and the example, answered %d, want 200: %s", op.key, first.status, first.raw)
+			}
 			if key == "" || first.status != http.StatusAccepted {
 				continue
 			}
@@ -74,7 +92,7 @@ func TestOpenAPIDocumentServed(t *testing.T) {
 				rid, _ := first.body["requestId"].(string)
 				s.succeeded(t, token, rid)
 			}
-			again := s.call(t, op.method, op.target, token, key, op.example)
+			again := s.send(t, op.method, op.target, headers, op.example)
 			if again.status != first.status || again.header.Get("Idempotent-Replayed") != "true" || again.body["requestId"] != first.body["requestId"] {
 				t.Errorf("%s: the same Idempotency-Key and body answered %d %s (Idempotent-Replayed %q), not the first answer again",
 					op.key, again.status, again.raw, again.header.Get("Idempotent-Replayed"))
@@ -90,7 +108,33 @@ type documentedOperation struct {
 	key, method, target string
 	responses           map[string]any
 	hasBody, idempotent bool
-	example             string // the request example as JSON, "" when none
+	example             string   // the request example as JSON, "" when none
+	security            []string // the security schemes it declares, none for a public route
+}
+
+// headers are a call's headers: the Authorization value of each security
+// scheme the operation declares, from credentials (nil: none sent), and
+// the Idempotency-Key when key is not "".
+func (op documentedOperation) headers(t *testing.T, credentials map[string]string, key, body string) map[string]string {
+	t.Helper()
+	h := map[string]string{}
+	if body != "" {
+		h["Content-Type"] = "application/json"
+	}
+	for _, scheme := range op.security {
+		if credentials == nil {
+			break
+		}
+		v, ok := credentials[scheme]
+		if !ok {
+			t.Fatalf("%s: declares security scheme %s, which this test has no credentials for", op.key, scheme)
+		}
+		h["Authorization"] = v
+	}
+	if key != "" {
+		h["Idempotency-Key"] = key
+	}
+	return h
 }
 
 // documentedOperations lists the document's operations in path order, with
@@ -114,6 +158,12 @@ func documentedOperations(doc map[string]any) []documentedOperation {
 					d.idempotent = true
 				}
 			}
+			for _, req := range asList(op["security"]) {
+				for scheme := range asMap(req) {
+					d.security = append(d.security, scheme)
+				}
+			}
+			sort.Strings(d.security)
 			rb := asMap(asMap(asMap(op["requestBody"])["content"])["application/json"])
 			if ex, ok := rb["example"]; ok {
 				b, _ := json.Marshal(ex)
@@ -148,6 +198,12 @@ func (op documentedOperation) check(t *testing.T, got reply) {
 		for _, k := range asList(schema["required"]) {
 			if _, ok := got.body[k.(string)]; !ok {
 				t.Errorf("%s: %d lacks %q, which its schema requires: %s", op.key, got.status, k, got.raw)
+			}
+		}
+		// A member the schema narrows to an enum has one of its values.
+		for k, v := range got.body {
+			if values := asList(op.deref(asMap(props[k]))["enum"]); values != nil && !slices.Contains(values, v) {
+				t.Errorf("%s: %d answers %q = %v, not one of %v", op.key, got.status, k, v, values)
 			}
 		}
 	}

@@ -17,7 +17,10 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/pccc/pccc/infra/samtemplate"
+	"github.com/pccc/pccc/shared/apikey"
 	"github.com/pccc/pccc/shared/apperr"
+	"github.com/pccc/pccc/shared/clearance"
+	"github.com/pccc/pccc/shared/clearanceapi"
 	"github.com/pccc/pccc/shared/codeapi"
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/holder"
@@ -304,24 +307,80 @@ func TestResponsesMatchStatusTable(t *testing.T) {
 	}
 }
 
-// Holder routes, and only they, need the session token and may answer 401;
-// commands, and only they, take an Idempotency-Key and answer 202 Accepted.
+// commands are the holder's commands on the code: they, and only they,
+// take an Idempotency-Key and answer 202 Accepted.
+var commands = []string{codeapi.RouteIssue, codeapi.RouteReissue, codeapi.RouteSuspend, codeapi.RouteResume,
+	codeapi.RouteCancel, codeapi.RouteRenew, codeapi.RouteUpdate}
+
+// authentication is how the functions authenticate their routes, by the
+// document's security scheme names: the routes each scheme's check guards
+// (codeapi's behind the session token, clearanceapi's behind
+// apikey.Require) and the 401 answer its failures get. A route in none is
+// public.
+var authentication = map[string]struct {
+	routes          []string
+	unauthenticated string // the $ref of its 401
+}{
+	"sessionToken": {append(slices.Clone(commands), codeapi.RouteLookup, codeapi.RouteRequest), "#/components/responses/Unauthenticated"},
+	"apiKey":       {[]string{clearanceapi.RouteCheck}, "#/components/responses/KeyUnauthenticated"},
+}
+
+// declaredSchemes returns the security schemes an operation's security
+// list names, sorted; ok is false when the operation has no list.
+func declaredSchemes(op map[string]any) (schemes []string, ok bool) {
+	security, ok := op["security"].([]any)
+	schemes = []string{}
+	for _, req := range security {
+		for name := range obj(req) {
+			if !slices.Contains(schemes, name) {
+				schemes = append(schemes, name)
+			}
+		}
+	}
+	sort.Strings(schemes)
+	return schemes, ok
+}
+
+// Each operation declares the security its function checks: the scheme
+// that guards it in the code, or none (`[]`) for a public route. An
+// operation that declares a scheme answers 401, with that scheme's 401;
+// a public one never does. Commands, and only they, take an
+// Idempotency-Key and answer 202 Accepted.
 func TestSecurityAndIdempotency(t *testing.T) {
 	d := load(t)
-	commands := []string{codeapi.RouteIssue, codeapi.RouteReissue, codeapi.RouteSuspend, codeapi.RouteResume,
-		codeapi.RouteCancel, codeapi.RouteRenew, codeapi.RouteUpdate}
-	holderRoutes := append(slices.Clone(commands), codeapi.RouteLookup, codeapi.RouteRequest)
+	defined := obj(at(t, map[string]any(d), "components", "securitySchemes"))
+	used := map[string]bool{}
 	for _, op := range d.operations(t) {
-		security, ok := op.op["security"].([]any)
+		declared, ok := declaredSchemes(op.op)
 		if !ok {
 			t.Errorf("%s: no security list; say [] for a public route", op.key)
 		}
-		bearer := len(security) == 1 && obj(security[0])["sessionToken"] != nil
-		if want := slices.Contains(holderRoutes, op.key); bearer != want {
-			t.Errorf("%s: needs the session token = %v, want %v", op.key, bearer, want)
+		if n := len(list(op.op["security"])); n > 1 {
+			// Alternatives would mean either credential works; no route takes two.
+			t.Errorf("%s: %d alternative security requirements; the code checks one", op.key, n)
 		}
-		if has401 := obj(op.op["responses"])["401"] != nil; has401 != bearer {
-			t.Errorf("%s: answers 401 = %v but needs the session token = %v", op.key, has401, bearer)
+		want := []string{}
+		for name, a := range authentication {
+			if slices.Contains(a.routes, op.key) {
+				want = append(want, name)
+			}
+		}
+		sort.Strings(want)
+		if !reflect.DeepEqual(declared, want) {
+			t.Errorf("%s: declares security %v; the code authenticates it with %v", op.key, declared, want)
+		}
+		r401 := obj(obj(op.op["responses"])["401"])
+		if has401 := r401 != nil; has401 != (len(declared) > 0) {
+			t.Errorf("%s: answers 401 = %v but declares security %v", op.key, has401, declared)
+		}
+		for _, name := range declared {
+			used[name] = true
+			if defined[name] == nil {
+				t.Errorf("%s: security scheme %s is not in components.securitySchemes", op.key, name)
+			}
+			if a, known := authentication[name]; known && r401 != nil && r401["$ref"] != a.unauthenticated {
+				t.Errorf("%s: 401 is %v; a failed %s gets %s", op.key, r401["$ref"], name, a.unauthenticated)
+			}
 		}
 		key := false
 		for _, p := range list(op.op["parameters"]) {
@@ -334,6 +393,33 @@ func TestSecurityAndIdempotency(t *testing.T) {
 		if key != isCommand || accepted != isCommand {
 			t.Errorf("%s: Idempotency-Key %v, 202 Accepted %v; want both %v", op.key, key, accepted, isCommand)
 		}
+	}
+	for name := range defined {
+		if !used[name] {
+			t.Errorf("security scheme %s is defined but no operation declares it", name)
+		}
+	}
+}
+
+// The security schemes say how the code reads the credentials: the
+// session token as a bearer token, the API key as the whole Authorization
+// value "ApiKey <key>"; and the key's 401 carries apikey's one message.
+func TestSecuritySchemesMatchCode(t *testing.T) {
+	d := load(t)
+	bearer := obj(at(t, map[string]any(d), "components", "securitySchemes", "sessionToken"))
+	if bearer["type"] != "http" || bearer["scheme"] != "bearer" {
+		t.Errorf("sessionToken is %v %v, want http bearer", bearer["type"], bearer["scheme"])
+	}
+	key := obj(at(t, map[string]any(d), "components", "securitySchemes", "apiKey"))
+	if key["type"] != "apiKey" || key["in"] != "header" || key["name"] != "Authorization" {
+		t.Errorf("apiKey is %v in %v %v, want an apiKey in the Authorization header", key["type"], key["in"], key["name"])
+	}
+	if desc, _ := key["description"].(string); !strings.Contains(desc, "`Authorization: "+apikey.Scheme+" <key>`") {
+		t.Errorf("apiKey's description does not say the header is `Authorization: %s <key>`", apikey.Scheme)
+	}
+	msg := at(t, map[string]any(d), "components", "responses", "KeyUnauthenticated", "content", "application/json", "example", "error", "message")
+	if msg != apikey.Message {
+		t.Errorf("KeyUnauthenticated's example says %q; every failed key gets %q", msg, apikey.Message)
 	}
 }
 
@@ -383,6 +469,7 @@ func TestEnumsMatchCode(t *testing.T) {
 		{"Code.suspendedBy", enum(t, prop("Code", "suspendedBy")), strs(holder.ByHolder, holder.ByAuthority)},
 		{"Request.kind", enum(t, prop("Request", "kind")), strs(holderKinds...)},
 		{"Request.status", enum(t, prop("Request", "status")), []string{dynamo.RequestQueued, dynamo.RequestProcessing, dynamo.RequestSucceeded, dynamo.RequestFailed}},
+		{"CheckResult.result", enum(t, prop("CheckResult", "result")), []string{clearance.Match, clearance.Mismatch}},
 	}
 	for _, tt := range tests {
 		if !reflect.DeepEqual(tt.got, tt.want) {
@@ -459,6 +546,8 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 		{"Address", holder.Address{}, true},
 		{"Code", codeapi.CodeView{}, true},
 		{"Request", codeapi.RequestView{}, true},
+		{"CheckRequest", clearanceapi.CheckRequest{}, false},
+		{"CheckResult", clearanceapi.CheckResponse{}, true},
 	}
 	for _, tt := range tests {
 		s := schema(t, d, tt.schema)

@@ -2,6 +2,7 @@ package openapi
 
 import (
 	"encoding/json"
+	"maps"
 	"math/rand/v2"
 	"regexp"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/pccc/pccc/shared/apperr"
+	"github.com/pccc/pccc/shared/clearance"
+	"github.com/pccc/pccc/shared/clearanceapi"
 	"github.com/pccc/pccc/shared/codeapi"
 	"github.com/pccc/pccc/shared/holder"
 	"github.com/pccc/pccc/shared/httpapi"
@@ -43,6 +46,23 @@ func issueAccepts(field string, set func(*holder.IssueInput, *string)) func(stri
 		in := validIssue()
 		set(&in, &v)
 		_, err := holder.ValidateIssue(in)
+		if err == nil {
+			return true
+		}
+		_, bad := apperr.As(err).Fields[field]
+		return !bad
+	}
+}
+
+// checkAccepts reports whether clearance.Parse, the check's validator,
+// takes a valid check with one field changed by set, judging only that
+// field.
+func checkAccepts(field string, set func(*clearance.Input, *string)) func(string) bool {
+	return func(v string) bool {
+		s := func(v string) *string { return &v }
+		in := clearance.Input{Code: s("P247732688745"), Name: s("HONG GILDONG"), Phone: s("01012345678"), Zip: s("04524")}
+		set(&in, &v)
+		_, err := clearance.Parse(in)
 		if err == nil {
 			return true
 		}
@@ -118,6 +138,24 @@ func TestPatternsMatchValidators(t *testing.T) {
 			}),
 			alphabet: digits + " -",
 			samples:  []string{"04524", " 04524 ", "0452", "045245", "04-524"},
+		},
+		{
+			name: "check code", re: pattern("CheckRequest", "properties", "code", "pattern"), exact: true,
+			accepts:  checkAccepts("code", func(in *clearance.Input, v *string) { in.Code = v }),
+			prefixes: []string{"", "P", "P0123456789"}, alphabet: digits + "Pp -",
+			samples: []string{"P247732688745", "P000000000000", "p247732688745", "P24773268874", "P2477326887450", " P247732688745", "P247732688745 ", "PP47732688745", "P2477-2688745", ""},
+		},
+		{
+			name: "check zip", re: pattern("CheckRequest", "properties", "zip", "pattern"), exact: true,
+			accepts:  checkAccepts("zip", func(in *clearance.Input, v *string) { in.Zip = v }),
+			prefixes: []string{"", "123", " 045"}, alphabet: digits + " -",
+			samples: []string{"04524", " 04524 ", "123-456", "123456", " 123-456 ", "0452", "1234567", "04-524", "1234-56", "123--456", "-12345", ""},
+		},
+		{
+			name: "check phone", re: pattern("Phone", "pattern"), exact: true,
+			accepts:  checkAccepts("phone", func(in *clearance.Input, v *string) { in.Phone = v }),
+			prefixes: []string{"", "01", "010", "0 1", "-01"}, alphabet: digits + "- x",
+			samples: []string{"01012345678", "010-1234-5678", "0101234567", "010123456789", "+821012345678", ""},
 		},
 		{
 			name: "email", re: pattern("Email", "pattern"),
@@ -230,6 +268,7 @@ func TestRequestExamplesAreAccepted(t *testing.T) {
 		"POST /v1/codes/me/renew":      codeapi.DecodeEmpty,
 		"GET /v1/codes/me":             nil,
 		"GET /v1/requests/{requestId}": nil,
+		clearanceapi.RouteCheck:        func(r *httpapi.Request) error { return second(clearanceapi.DecodeCheck(r)) },
 		Route:                          nil,
 	}
 	for _, op := range d.operations(t) {
@@ -250,11 +289,34 @@ func TestRequestExamplesAreAccepted(t *testing.T) {
 			// Resume and renew: the example is no body at all.
 			example = map[string]any{}
 		}
-		b, _ := json.Marshal(example)
-		req := &httpapi.Request{Event: events.APIGatewayV2HTTPRequest{Body: string(b),
-			Headers: map[string]string{"content-type": "application/json"}}}
-		if err := decode(req); err != nil {
-			t.Errorf("%s: the example %s is refused: %v", op.key, b, err)
+		if err := decode(jsonRequest(example)); err != nil {
+			t.Errorf("%s: the example %v is refused: %v", op.key, example, err)
+		}
+		// The schema's required members and its closed shape are the
+		// decoder's: the example without a member the schema requires, or
+		// with one the schema does not have, is refused as bad input.
+		members, _ := example.(map[string]any)
+		if members == nil {
+			members = map[string]any{}
+		}
+		variants := map[string]map[string]any{"with an unknown member": maps.Clone(members)}
+		variants["with an unknown member"]["unknownMember"] = true
+		for _, r := range required(d.deref(t, media["schema"])) {
+			without := maps.Clone(members)
+			delete(without, r)
+			variants["without "+r] = without
+		}
+		for what, v := range variants {
+			if err := decode(jsonRequest(v)); err == nil || apperr.As(err).Code != apperr.Invalid {
+				t.Errorf("%s: the example %s: %v, want INVALID_ARGUMENT", op.key, what, err)
+			}
 		}
 	}
+}
+
+// jsonRequest is a request with v as its JSON body.
+func jsonRequest(v any) *httpapi.Request {
+	b, _ := json.Marshal(v)
+	return &httpapi.Request{Event: events.APIGatewayV2HTTPRequest{Body: string(b),
+		Headers: map[string]string{"content-type": "application/json"}}}
 }
