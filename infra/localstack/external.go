@@ -185,8 +185,9 @@ func (s *Stack) startExternal(ctx context.Context, o Options) error {
 		// No host flag exists: DynamoDB Local listens on every interface.
 		// -sharedDb: one database whatever the credentials and region, as
 		// in a single AWS account; -disableTelemetry: no calls home.
-		cmd := exec.Command(java, "-Djava.library.path="+t.jarLib, "-jar", t.jar,
+		args := append(strings.Fields(os.Getenv(JavaOptsEnv)), "-Djava.library.path="+t.jarLib, "-jar", t.jar,
 			"-inMemory", "-sharedDb", "-disableTelemetry", "-port", strconv.Itoa(port))
+		cmd := exec.Command(java, args...)
 		cmd.Dir = filepath.Dir(t.jar)
 		return cmd
 	}, s.probeDynamoDB, &ddbURL)

@@ -53,6 +53,10 @@ const TestStacksEnv = "PCCC_TEST_STACKS"
 // infra/tools/install.sh put the emulators.
 const ToolsDirEnv = "PCCC_TOOLS_DIR"
 
+// JavaOptsEnv names extra JVM options for DynamoDB Local (space-separated),
+// e.g. GC settings or -Xlog:gc for a run that looks into its pauses.
+const JavaOptsEnv = "PCCC_DYNAMODB_JAVA_OPTS"
+
 // Options tune a stack; the zero value is ready to use.
 type Options struct {
 	// ToolsDir holds the installed emulators (DynamoDBLocal only). Default:
