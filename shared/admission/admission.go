@@ -168,6 +168,15 @@ func (g *Gate) takeRate(ctx context.Context) error {
 				g.usedBefore, g.spentBefore, g.arrivedBefore = 0, false, 0
 			}
 			g.win, g.tokens, g.known, g.used, g.arrived = start, 0, 0, 0, 0
+			// Unless the last window's budget was spent, the new one
+			// opens on credit: the lease goes out now and its commands
+			// are taken at once, so a steady stream never waits for
+			// the counter at a window's turn. A lease the counter
+			// refuses ends the credit; it overshoots the budget by at
+			// most one lease, as any lease granted under the limit may.
+			if !g.spentBefore && g.usedBefore > 0 {
+				g.tokens += g.lease(key, start, limit, window, true)
+			}
 		}
 		if !counted {
 			g.arrived++
@@ -180,7 +189,7 @@ func (g *Gate) takeRate(ctx context.Context) error {
 			// Lease the next few before these run out, so that in a
 			// steady stream no command waits for the counter.
 			if g.flight == nil && g.known < limit && g.tokens <= g.lastLease/2 {
-				g.lease(key, start, limit, window)
+				g.lease(key, start, limit, window, false)
 			}
 			g.mu.Unlock()
 			return nil
@@ -198,7 +207,7 @@ func (g *Gate) takeRate(ctx context.Context) error {
 			refused.spoken.Add(1)
 			return overloaded(time.Second)
 		case g.flight == nil:
-			g.lease(key, start, limit, window)
+			g.lease(key, start, limit, window, false)
 		}
 		// One lease at a time per instance: wait for it (a bounded
 		// while), then take from what it brought, or lease again.
@@ -253,9 +262,11 @@ func RateRefusals() Refusals {
 const coldLeaseWait = 2 * time.Second
 
 // lease asks the store, in the background, for the next few commands of
-// the window, for the calls waiting and those to come; g.mu is held.
-// What it brings becomes tokens for whoever comes next.
-func (g *Gate) lease(key string, start int64, limit int, window time.Duration) {
+// the window, for the calls waiting and those to come; g.mu is held. What
+// it brings becomes tokens for whoever comes next, unless they were given
+// on credit (then the caller adds them at once). It returns how many it
+// asks for.
+func (g *Gate) lease(key string, start int64, limit int, window time.Duration, credit bool) int {
 	// About a quarter of what this instance took in the last window (at
 	// most an eighth of the budget, which other instances share), or
 	// enough for the calls waiting now, so a busy instance writes a few
@@ -274,6 +285,8 @@ func (g *Gate) lease(key string, start int64, limit int, window time.Duration) {
 	g.known += n
 	g.inflight, g.lastLease = n, n
 	flight := make(chan struct{})
+	// A lease still out for the last window lands unheeded; this one is
+	// the window's.
 	g.flight = flight
 	go func() {
 		// Detached from any one request: the lease serves whoever comes.
@@ -282,27 +295,38 @@ func (g *Gate) lease(key string, start int64, limit int, window time.Duration) {
 		ok, count, err := g.Leases.Lease(ctx, key, n, limit, window)
 		g.mu.Lock()
 		defer g.mu.Unlock()
+		defer close(flight)
+		if g.flight != flight {
+			return // a new window's lease took over: this one was for the old
+		}
 		g.flight = nil
 		// Those who waited for this lease and find it short ask for
 		// the rest in one.
 		g.demand = g.waiting
-		defer close(flight)
+		if g.win != start {
+			return // the window turned while leasing: it was for the old one
+		}
 		switch {
-		case g.win != start:
-			// The window turned while leasing; the lease was for the
-			// old one.
 		case err != nil:
 			// The counter cannot be reached: admit, as with an unknown
 			// depth.
 			g.known -= n
-			g.tokens += n
+			if !credit {
+				g.tokens += n
+			}
 		case !ok:
 			g.known = limit
+			if credit {
+				g.tokens = 0
+			}
 		default:
 			g.known = max(g.known, count)
-			g.tokens += n
+			if !credit {
+				g.tokens += n
+			}
 		}
 	}()
+	return n
 }
 
 // Observe feeds the latency of one accept (the API's writes and send).

@@ -458,3 +458,39 @@ func waitingFor(t *testing.T, g *Gate, n int) {
 	}
 	t.Fatalf("%d calls never came to wait", n)
 }
+
+// A window after one whose budget was not spent opens on credit: its first
+// commands are taken at once while the lease goes out, and a counter that
+// refuses the lease ends the credit.
+func TestAdmitByRateOpensOnCredit(t *testing.T) {
+	c := newClock()
+	store := newLeases(c.now)
+	g := &Gate{Leases: store, MaxRate: 400, Now: c.now, LeaseWait: time.Minute} // 100 per window
+	for range 40 {
+		if _, err := g.Admit(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	idle(t, g)
+	c.add(250 * time.Millisecond)
+	release := store.holdAll()
+	began := time.Now()
+	for range 5 {
+		if _, err := g.Admit(context.Background()); err != nil {
+			t.Fatalf("on credit: %v", err)
+		}
+	}
+	if took := time.Since(began); took > 500*time.Millisecond {
+		t.Fatalf("commands on credit waited %v for the counter", took)
+	}
+	<-store.entered // the credit's lease is out
+	// The counter refuses it: another instance spent the window.
+	store.mu.Lock()
+	store.counts[c.now().UnixMilli()/250*250] = 100
+	store.mu.Unlock()
+	close(release)
+	idle(t, g)
+	if _, err := g.Admit(context.Background()); apperr.CodeOf(err) != apperr.Overloaded {
+		t.Fatalf("after the counter refused the credit's lease: %v", err)
+	}
+}
