@@ -3,6 +3,7 @@ package admission
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -210,16 +211,22 @@ func (l *leases) fail(err error) {
 // idle waits until no lease of g is in flight.
 func idle(t *testing.T, g *Gate) {
 	t.Helper()
+	until(t, g, "a lease never ended", func() bool { return g.flight == nil })
+}
+
+// until waits, up to two seconds, for cond to hold of g (under g.mu).
+func until(t *testing.T, g *Gate, failure string, cond func() bool) {
+	t.Helper()
 	for range 2000 {
 		g.mu.Lock()
-		f := g.flight
+		ok := cond()
 		g.mu.Unlock()
-		if f == nil {
+		if ok {
 			return
 		}
 		time.Sleep(time.Millisecond)
 	}
-	t.Fatal("a lease never ended")
+	t.Fatal(failure)
 }
 
 func TestAdmitByRate(t *testing.T) {
@@ -447,16 +454,7 @@ func TestAdmitByRateLeasesForDemand(t *testing.T) {
 // waitingFor waits until n calls wait for the gate's lease in flight.
 func waitingFor(t *testing.T, g *Gate, n int) {
 	t.Helper()
-	for range 2000 {
-		g.mu.Lock()
-		w := g.waiting
-		g.mu.Unlock()
-		if w == n {
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
-	t.Fatalf("%d calls never came to wait", n)
+	until(t, g, fmt.Sprintf("%d calls never came to wait", n), func() bool { return g.waiting == n })
 }
 
 // A window after one whose budget was not spent opens on credit: its first

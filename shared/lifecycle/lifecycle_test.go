@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,12 +101,16 @@ func (f *fakeRequests) Fail(_ context.Context, id, reason string) error {
 	return nil
 }
 
+// fakeQueue is safe for the concurrent sends of the expiry job.
 type fakeQueue struct {
+	mu   sync.Mutex
 	sent []Message
 	err  error
 }
 
 func (f *fakeQueue) Send(_ context.Context, m Message) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if f.err != nil {
 		return f.err
 	}
