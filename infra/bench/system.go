@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -54,6 +55,7 @@ type System struct {
 	Kills     *atomic.Int64
 	closers   []func() error
 	closeOnce sync.Once
+	runOpts   localrun.Options // how the runner was built, for Redeploy
 }
 
 // Faults makes a system misbehave: the functions' DynamoDB and SQS go
@@ -113,15 +115,7 @@ func StartWith(ctx context.Context, templatePath string, kind localstack.Kind, e
 	if err != nil {
 		return nil, err
 	}
-	all := map[string]string{
-		"PCCC_SESSION_KEYS":   "b1:" + base64.StdEncoding.EncodeToString(sessionKey),
-		"PCCC_SESSION_KEY_ID": "b1",
-		"SESSION_TTL":         "1h",
-		"LOG_LEVEL":           "error",
-	}
-	for k, v := range env {
-		all[k] = v
-	}
+	all := withBase(env)
 	pause := &gate{}
 	pause.cond = sync.NewCond(&pause.mu)
 	kills := &atomic.Int64{}
@@ -164,10 +158,12 @@ func StartWith(ctx context.Context, templatePath string, kind localstack.Kind, e
 			return resp, err
 		}, nil
 	}
-	run, err := localrun.New(ctx, localrun.Options{
+	sys.runOpts = localrun.Options{
 		TemplatePath: templatePath, Addr: "127.0.0.1:0", Stack: stack, Registry: reg, FunctionClients: fnClients,
-		Getenv: func(k string) string { return all[k] },
-	})
+	}
+	opts := sys.runOpts
+	opts.Getenv = func(k string) string { return all[k] }
+	run, err := localrun.New(ctx, opts)
 	if err != nil {
 		_ = stack.Close()
 		return nil, err
@@ -183,6 +179,52 @@ func StartWith(ctx context.Context, templatePath string, kind localstack.Kind, e
 	sys.Runner, sys.Clients, sys.URL, sys.issuer = run, c, run.URL(), iss
 	sys.HTTP = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1024}}
 	return sys, nil
+}
+
+// dataKey and hmacKey are this process's: functions redeployed on the
+// same table open what the first ones sealed, as in AWS, where a deploy
+// keeps its secrets.
+var dataKey, hmacKey = randomKey(), randomKey()
+
+func randomKey() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// withBase is env over the settings every bench system has.
+func withBase(env map[string]string) map[string]string {
+	all := map[string]string{
+		"PCCC_SESSION_KEYS":   "b1:" + base64.StdEncoding.EncodeToString(sessionKey),
+		"PCCC_SESSION_KEY_ID": "b1",
+		"PCCC_DATA_KEYS":      "bd1:" + dataKey,
+		"PCCC_DATA_KEY_ID":    "bd1",
+		"PCCC_HMAC_KEY":       hmacKey,
+		"SESSION_TTL":         "1h",
+		"LOG_LEVEL":           "error",
+	}
+	maps.Copy(all, env)
+	return all
+}
+
+// Redeploy replaces the functions with ones built with env, on the same
+// stack, as deploying new settings does in AWS: the table, the queues and
+// the emulators (warmed up) stay; the functions start cold.
+func (s *System) Redeploy(ctx context.Context, env map[string]string) error {
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := s.Runner.Close(cctx); err != nil {
+		return err
+	}
+	all := withBase(env)
+	opts := s.runOpts
+	opts.Getenv = func(k string) string { return all[k] }
+	run, err := localrun.New(ctx, opts)
+	if err != nil {
+		return err
+	}
+	s.Runner, s.URL = run, run.URL()
+	return nil
 }
 
 // Close stops the runner, the fault proxies and the stack; once.
