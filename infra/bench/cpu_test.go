@@ -26,3 +26,23 @@ func TestReadCPU(t *testing.T) {
 		t.Fatalf("processes this one did not start were counted: %v", d)
 	}
 }
+
+// TestDrained: a drain up to 10% (or the sampling resolution) past
+// backlog ÷ worker rate meets the bound, a faster one too, a slower not.
+func TestDrained(t *testing.T) {
+	for _, tc := range []struct {
+		drain, expected time.Duration
+		want            bool
+	}{
+		{3 * time.Second, 3 * time.Second, true},
+		{3300 * time.Millisecond, 3 * time.Second, true},
+		{2 * time.Second, 3 * time.Second, true},
+		{3500 * time.Millisecond, 3 * time.Second, false},
+		{200 * time.Millisecond, 0, true},
+		{400 * time.Millisecond, 0, false},
+	} {
+		if got := drained(SpikeResult{Drain: tc.drain, Expected: tc.expected}); got != tc.want {
+			t.Errorf("drain %v, expected %v: %v", tc.drain, tc.expected, got)
+		}
+	}
+}
