@@ -27,9 +27,9 @@ func TestShortBench(t *testing.T) {
 	for _, kind := range kinds {
 		t.Run(string(kind), func(t *testing.T) {
 			ctx := context.Background()
-			// The rate bound on but far away, as make bench measures its
-			// ceilings.
-			s, err := Start(ctx, tpl, kind, map[string]string{"REISSUES_PER_YEAR": "366", "ADMIT_MAX_RATE": "1000000"})
+			// The rate bound on but far away and the latency bound off,
+			// as make bench measures its ceilings.
+			s, err := Start(ctx, tpl, kind, map[string]string{"REISSUES_PER_YEAR": "366", "ADMIT_MAX_RATE": "1000000", "ADMIT_MAX_LATENCY": "0"})
 			if err != nil {
 				t.Fatal(err)
 			}

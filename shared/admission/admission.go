@@ -71,7 +71,8 @@ type Gate struct {
 	// told at once even when the counter is slow to answer, and the
 	// lease, which goes on without it, serves the next ones. Otherwise
 	// (a cold instance, light load) a command waits for its lease up to
-	// coldLeaseWait.
+	// coldLeaseWait, and is then taken, as when the counter cannot be
+	// reached.
 	LeaseWait time.Duration
 	Now       func() time.Time
 
@@ -157,6 +158,7 @@ func (g *Gate) takeRate(ctx context.Context) error {
 	w := window.Milliseconds()
 	limit := max(1, int(math.Ceil(g.MaxRate*window.Seconds())))
 	var timeout <-chan time.Time // set once, on the first wait
+	cold := false                // and whether it was a cold wait
 	counted := false
 	for {
 		start := g.now().UnixMilli() / w * w
@@ -216,6 +218,7 @@ func (g *Gate) takeRate(ctx context.Context) error {
 		g.mu.Unlock()
 		if timeout == nil {
 			wait := coldLeaseWait
+			cold = !g.spentBefore
 			if g.spentBefore {
 				wait = g.LeaseWait
 				if wait <= 0 {
@@ -230,6 +233,17 @@ func (g *Gate) takeRate(ctx context.Context) error {
 		select {
 		case <-flight:
 		case <-timeout:
+			if cold {
+				// Nothing says the budget is near: a counter this slow is
+				// treated as one that cannot be reached, and the command
+				// is taken (the lease in flight counts it when it lands).
+				g.mu.Lock()
+				g.waiting--
+				g.used++
+				g.tokens-- // owed to the lease in flight
+				g.mu.Unlock()
+				return nil
+			}
 			refused.slow.Add(1)
 			err = overloaded(time.Second)
 		case <-ctx.Done():

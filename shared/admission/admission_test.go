@@ -492,3 +492,20 @@ func TestAdmitByRateOpensOnCredit(t *testing.T) {
 		t.Fatalf("after the counter refused the credit's lease: %v", err)
 	}
 }
+
+// A cold instance whose counter does not answer within coldLeaseWait takes
+// the command, as when the counter cannot be reached.
+func TestAdmitByRateColdCounterAdmits(t *testing.T) {
+	c := newClock()
+	store := newLeases(c.now)
+	release := store.holdAll()
+	defer close(release)
+	g := &Gate{Leases: store, MaxRate: 400, Now: c.now}
+	began := time.Now()
+	if _, err := g.Admit(context.Background()); err != nil {
+		t.Fatalf("a cold instance, its counter silent: %v", err)
+	}
+	if took := time.Since(began); took < coldLeaseWait {
+		t.Fatalf("taken after %v, before coldLeaseWait", took)
+	}
+}
