@@ -192,24 +192,31 @@ func audits(t *testing.T, s *system, hk string) map[string]int {
 // liveCodesOf scans the code items and returns the live codes of a holder.
 func liveCodesOf(t *testing.T, s *system, hk string) []string {
 	t.Helper()
-	c := clients(t, s)
 	var live []string
-	p := dynamodb.NewScanPaginator(c.DynamoDB, &dynamodb.ScanInput{TableName: aws.String(localTable)})
+	for _, item := range tableItems(t, s) {
+		pk := item["PK"].(*types.AttributeValueMemberS).Value
+		h, _ := item["holderKey"].(*types.AttributeValueMemberS)
+		st, _ := item["status"].(*types.AttributeValueMemberS)
+		if strings.HasPrefix(pk, "CODE#") && h != nil && h.Value == hk && st != nil && st.Value == dynamo.CodeLive {
+			live = append(live, strings.TrimPrefix(pk, "CODE#"))
+		}
+	}
+	return live
+}
+
+// tableItems scans the whole table.
+func tableItems(t *testing.T, s *system) []map[string]types.AttributeValue {
+	t.Helper()
+	var items []map[string]types.AttributeValue
+	p := dynamodb.NewScanPaginator(clients(t, s).DynamoDB, &dynamodb.ScanInput{TableName: aws.String(localTable)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, item := range page.Items {
-			pk := item["PK"].(*types.AttributeValueMemberS).Value
-			h, _ := item["holderKey"].(*types.AttributeValueMemberS)
-			st, _ := item["status"].(*types.AttributeValueMemberS)
-			if strings.HasPrefix(pk, "CODE#") && h != nil && h.Value == hk && st != nil && st.Value == dynamo.CodeLive {
-				live = append(live, strings.TrimPrefix(pk, "CODE#"))
-			}
-		}
+		items = append(items, page.Items...)
 	}
-	return live
+	return items
 }
 
 func (s *system) codeStatus(t *testing.T, code string) string {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pccc/pccc/shared/apperr"
+	"github.com/pccc/pccc/shared/testkit"
 )
 
 type depth struct {
@@ -123,25 +124,8 @@ func TestWaitAndPosition(t *testing.T) {
 	}
 }
 
-// clock is a test clock that leases in the background may read.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newClock is the rate tests' clock (leases in the background read it).
+func newClock() *testkit.Clock { return testkit.NewClock(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)) }
 
 // leases is the shared counter, as dynamo.Limiter.Lease keeps it.
 type leases struct {
@@ -231,10 +215,10 @@ func until(t *testing.T, g *Gate, failure string, cond func() bool) {
 
 func TestAdmitByRate(t *testing.T) {
 	c := newClock()
-	store := newLeases(c.now)
+	store := newLeases(c.Now)
 	// Two instances sharing 400 commands a second: 100 per 250 ms window.
-	a := &Gate{Leases: store, MaxRate: 400, Now: c.now, LeaseWait: time.Minute}
-	b := &Gate{Leases: store, MaxRate: 400, Now: c.now, LeaseWait: time.Minute}
+	a := &Gate{Leases: store, MaxRate: 400, Now: c.Now, LeaseWait: time.Minute}
+	b := &Gate{Leases: store, MaxRate: 400, Now: c.Now, LeaseWait: time.Minute}
 	window := func() (admitted int, refused []error) {
 		for i := range 150 {
 			g := a
@@ -268,7 +252,7 @@ func TestAdmitByRate(t *testing.T) {
 	// The next window: each instance took 50 in the last, so it leases
 	// 12 at a time, ahead of need: a few writes, the budget kept within a
 	// lease of 100 (the counter grants a lease while under the limit).
-	c.add(250 * time.Millisecond)
+	c.Advance(250 * time.Millisecond)
 	store.reset()
 	admitted, _ = window()
 	if admitted < 100 || admitted > 100+2*11 {
@@ -278,7 +262,7 @@ func TestAdmitByRate(t *testing.T) {
 		t.Fatalf("%d leases for %d commands", n, admitted)
 	}
 	// A counter that cannot be reached admits.
-	c.add(250 * time.Millisecond)
+	c.Advance(250 * time.Millisecond)
 	store.fail(errors.New("dynamodb down"))
 	for range 3 {
 		if _, err := a.Admit(context.Background()); err != nil {
@@ -286,7 +270,7 @@ func TestAdmitByRate(t *testing.T) {
 		}
 	}
 	// Off without a rate.
-	off := &Gate{Leases: store, Now: c.now}
+	off := &Gate{Leases: store, Now: c.Now}
 	idle(t, a)
 	store.reset()
 	if _, err := off.Admit(context.Background()); err != nil || store.callCount() != 0 {
@@ -298,8 +282,8 @@ func TestAdmitByRate(t *testing.T) {
 // budget, a command is refused at once: it neither waits nor asks again.
 func TestAdmitByRateRefusesWithoutAsking(t *testing.T) {
 	c := newClock()
-	store := newLeases(c.now)
-	g := &Gate{Leases: store, MaxRate: 8, Now: c.now, LeaseWait: time.Minute} // 2 per window
+	store := newLeases(c.Now)
+	g := &Gate{Leases: store, MaxRate: 8, Now: c.Now, LeaseWait: time.Minute} // 2 per window
 	if _, err := g.Admit(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -324,9 +308,9 @@ func TestAdmitByRateRefusesWithoutAsking(t *testing.T) {
 // flight at a time, the next sized for those waiting.
 func TestAdmitByRateSharesLeases(t *testing.T) {
 	c := newClock()
-	store := newLeases(c.now)
+	store := newLeases(c.Now)
 	release := store.holdAll()
-	g := &Gate{Leases: store, MaxRate: 4000, Now: c.now, LeaseWait: time.Minute} // 1000 per window, leases of up to 125
+	g := &Gate{Leases: store, MaxRate: 4000, Now: c.Now, LeaseWait: time.Minute} // 1000 per window, leases of up to 125
 	var wg sync.WaitGroup
 	var refused atomic.Int64
 	for range 20 {
@@ -352,9 +336,9 @@ func TestAdmitByRateSharesLeases(t *testing.T) {
 // next one is refused at once.
 func TestAdmitByRateBoundsTheWait(t *testing.T) {
 	c := newClock()
-	store := newLeases(c.now)
+	store := newLeases(c.Now)
 	release := store.holdAll()
-	g := &Gate{Leases: store, MaxRate: 8, Now: c.now, LeaseWait: time.Minute} // 2 per window
+	g := &Gate{Leases: store, MaxRate: 8, Now: c.Now, LeaseWait: time.Minute} // 2 per window
 	done := make(chan error, 2)
 	admit := func() {
 		_, err := g.Admit(context.Background())
@@ -381,8 +365,8 @@ func TestAdmitByRateBoundsTheWait(t *testing.T) {
 // instance, with nothing spent, waits for its lease.
 func TestAdmitByRateLeaseWait(t *testing.T) {
 	c := newClock()
-	store := newLeases(c.now)
-	g := &Gate{Leases: store, MaxRate: 8, Now: c.now, LeaseWait: 30 * time.Millisecond} // 2 per window
+	store := newLeases(c.Now)
+	g := &Gate{Leases: store, MaxRate: 8, Now: c.Now, LeaseWait: 30 * time.Millisecond} // 2 per window
 	release := store.holdAll()
 	time.AfterFunc(80*time.Millisecond, func() { close(release) })
 	if _, err := g.Admit(context.Background()); err != nil {
@@ -395,7 +379,7 @@ func TestAdmitByRateLeaseWait(t *testing.T) {
 	}
 	idle(t, g)
 	// The next window, the counter slow again.
-	c.add(250 * time.Millisecond)
+	c.Advance(250 * time.Millisecond)
 	release = store.holdAll()
 	store.reset()
 	began := time.Now()
@@ -427,8 +411,8 @@ func TestAdmitByRateLeaseWait(t *testing.T) {
 // times a window, not once every few commands.
 func TestAdmitByRateLeasesForDemand(t *testing.T) {
 	c := newClock()
-	store := newLeases(c.now)
-	g := &Gate{Leases: store, MaxRate: 400, Now: c.now, LeaseWait: time.Minute} // 100 per window
+	store := newLeases(c.Now)
+	g := &Gate{Leases: store, MaxRate: 400, Now: c.Now, LeaseWait: time.Minute} // 100 per window
 	run := func() (admitted int) {
 		for range 300 {
 			if _, err := g.Admit(context.Background()); err == nil {
@@ -441,7 +425,7 @@ func TestAdmitByRateLeasesForDemand(t *testing.T) {
 	if n := run(); n != 100 {
 		t.Fatalf("first window: %d admitted", n)
 	}
-	c.add(250 * time.Millisecond)
+	c.Advance(250 * time.Millisecond)
 	store.reset()
 	if n := run(); n != 100 {
 		t.Fatalf("second window: %d admitted", n)
@@ -462,15 +446,15 @@ func waitingFor(t *testing.T, g *Gate, n int) {
 // refuses the lease ends the credit.
 func TestAdmitByRateOpensOnCredit(t *testing.T) {
 	c := newClock()
-	store := newLeases(c.now)
-	g := &Gate{Leases: store, MaxRate: 400, Now: c.now, LeaseWait: time.Minute} // 100 per window
+	store := newLeases(c.Now)
+	g := &Gate{Leases: store, MaxRate: 400, Now: c.Now, LeaseWait: time.Minute} // 100 per window
 	for range 40 {
 		if _, err := g.Admit(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
 	idle(t, g)
-	c.add(250 * time.Millisecond)
+	c.Advance(250 * time.Millisecond)
 	release := store.holdAll()
 	began := time.Now()
 	for range 5 {
@@ -484,7 +468,7 @@ func TestAdmitByRateOpensOnCredit(t *testing.T) {
 	<-store.entered // the credit's lease is out
 	// The counter refuses it: another instance spent the window.
 	store.mu.Lock()
-	store.counts[c.now().UnixMilli()/250*250] = 100
+	store.counts[c.Now().UnixMilli()/250*250] = 100
 	store.mu.Unlock()
 	close(release)
 	idle(t, g)
@@ -497,10 +481,10 @@ func TestAdmitByRateOpensOnCredit(t *testing.T) {
 // the command, as when the counter cannot be reached.
 func TestAdmitByRateColdCounterAdmits(t *testing.T) {
 	c := newClock()
-	store := newLeases(c.now)
+	store := newLeases(c.Now)
 	release := store.holdAll()
 	defer close(release)
-	g := &Gate{Leases: store, MaxRate: 400, Now: c.now}
+	g := &Gate{Leases: store, MaxRate: 400, Now: c.Now}
 	began := time.Now()
 	if _, err := g.Admit(context.Background()); err != nil {
 		t.Fatalf("a cold instance, its counter silent: %v", err)

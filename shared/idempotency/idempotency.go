@@ -126,6 +126,31 @@ type storedError struct {
 	Details map[string]any    `json:"details,omitempty"`
 }
 
+func storedErrorOf(e *apperr.Error) *storedError {
+	return &storedError{Code: e.Code, Message: e.Message, Fields: e.Fields, Details: e.Details}
+}
+
+func (s *storedError) err() error {
+	return &apperr.Error{Code: s.Code, Message: s.Message, Fields: s.Fields, Details: s.Details}
+}
+
+// EncodeRefusal is a refusal as a key's replays get it again, and
+// DecodeRefusal reads it back: the Guard stores its refusals so, and a
+// keyed command keeps its own on its request record (lifecycle).
+func EncodeRefusal(err error) string {
+	b, _ := json.Marshal(storedErrorOf(apperr.As(err)))
+	return string(b)
+}
+
+// DecodeRefusal reads what EncodeRefusal wrote.
+func DecodeRefusal(stored string) error {
+	var s storedError
+	if err := json.Unmarshal([]byte(stored), &s); err != nil || s.Code == "" {
+		return errors.New("idempotency: stored refusal unreadable")
+	}
+	return s.err()
+}
+
 // replayable says which refusals a retry would meet again.
 func replayable(c apperr.Code) bool {
 	switch c {
@@ -204,7 +229,7 @@ func record(resp *httpapi.Response, err error) ([]byte, bool) {
 		if !replayable(e.Code) {
 			return nil, false
 		}
-		o = outcome{Status: apperr.Status(e.Code), Error: &storedError{Code: e.Code, Message: e.Message, Fields: e.Fields, Details: e.Details}}
+		o = outcome{Status: apperr.Status(e.Code), Error: storedErrorOf(e)}
 	} else {
 		if resp == nil || resp.Status >= 500 {
 			return nil, false
@@ -228,7 +253,7 @@ func replay(stored []byte) (*httpapi.Response, error) {
 		return nil, errors.Join(errors.New("idempotency: stored outcome unreadable"), err)
 	}
 	if o.Error != nil {
-		return nil, &apperr.Error{Code: o.Error.Code, Message: o.Error.Message, Fields: o.Error.Fields, Details: o.Error.Details}
+		return nil, o.Error.err()
 	}
 	resp := &httpapi.Response{Status: o.Status, Headers: map[string]string{ReplayedHeader: "true"}}
 	if len(o.Body) > 0 {

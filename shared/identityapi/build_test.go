@@ -69,7 +69,7 @@ func TestBuildRealNameEndToEnd(t *testing.T) {
 	handler := lambda.NewHandler(built)
 
 	call := func(i int, name, rrn string) (int, map[string]any) {
-		ev := fixture(t, "post-verifications.json")
+		ev := testkit.Event(t, "post-verifications.json")
 		ev.RequestContext.RequestID = fmt.Sprintf("req-%d", i)
 		ev.Body = body(name, rrn)
 		payload, _ := json.Marshal(ev)

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -125,20 +123,6 @@ func newHarness(t testing.TB) *harness {
 	return h
 }
 
-// fixture loads an API Gateway HTTP API (payload 2.0) event from testdata.
-func fixture(t testing.TB, name string) events.APIGatewayV2HTTPRequest {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(b, &ev); err != nil {
-		t.Fatal(err)
-	}
-	return ev
-}
-
 // invoke runs the event through the Lambda runtime's own handler wrapper,
 // JSON in and JSON out, as in AWS.
 func (h *harness) invoke(t testing.TB, ev events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
@@ -164,7 +148,7 @@ func (h *harness) invoke(t testing.TB, ev events.APIGatewayV2HTTPRequest) events
 // post sends body on the standard fixture.
 func (h *harness) post(t testing.TB, body string) events.APIGatewayV2HTTPResponse {
 	t.Helper()
-	ev := fixture(t, "post-verifications.json")
+	ev := testkit.Event(t, "post-verifications.json")
 	ev.Body = body
 	return h.invoke(t, ev)
 }
@@ -196,7 +180,7 @@ func TestStartVerificationCreated(t *testing.T) {
 	for _, fx := range []string{"post-verifications.json", "post-verifications-base64.json"} {
 		t.Run(fx, func(t *testing.T) {
 			h := newHarness(t)
-			resp := h.invoke(t, fixture(t, fx))
+			resp := h.invoke(t, testkit.Event(t, fx))
 			if resp.StatusCode != 201 {
 				t.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
 			}
@@ -279,7 +263,7 @@ func TestBadInputIsA400NamingTheField(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
-			ev := fixture(t, "post-verifications.json")
+			ev := testkit.Event(t, "post-verifications.json")
 			ev.Body = tt.body
 			for k, v := range tt.header {
 				ev.Headers[k] = v

@@ -29,6 +29,7 @@ import (
 	"github.com/pccc/pccc/shared/apperr"
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/holder"
+	"github.com/pccc/pccc/shared/idempotency"
 )
 
 // MessageVersion is the command message format; a worker that meets a
@@ -177,7 +178,7 @@ func (s *Service) Submit(ctx context.Context, hk string, c Command) (Receipt, er
 		return Receipt{}, s.unsent(ctx, req.ID, h.err)
 	}
 	if _, _, err := holder.Decide(h.cur, c.Kind, holder.ByHolder, now, s.Policy); err != nil {
-		if ferr := s.Requests.Refuse(ctx, req.ID, req.PayloadHash, encodeRefusal(err)); ferr != nil {
+		if ferr := s.Requests.Refuse(ctx, req.ID, req.PayloadHash, idempotency.EncodeRefusal(err)); ferr != nil {
 			// The refusal stands; only its replay is lost, and a retry is
 			// decided again.
 			return Receipt{}, errors.Join(err, ferr)
@@ -224,10 +225,10 @@ func (s *Service) request(ctx context.Context, id, hk string, c Command, now tim
 // replay answers a call whose key already has a request.
 func (s *Service) replay(ctx context.Context, hk string, c Command, prior dynamo.Request) (Receipt, error) {
 	if prior.Owner != hk || prior.PayloadHash != c.PayloadHash {
-		return Receipt{}, ErrKeyReused
+		return Receipt{}, idempotency.ErrReused
 	}
 	if prior.Status == dynamo.RequestRefused {
-		return Receipt{}, decodeRefusal(prior.Refusal)
+		return Receipt{}, idempotency.DecodeRefusal(prior.Refusal)
 	}
 	if prior.Status == dynamo.RequestQueued {
 		if err := s.send(ctx, prior, hk, c, s.Now()); err != nil {
@@ -275,9 +276,6 @@ func (s *Service) keyTTL() time.Duration {
 	return 24 * time.Hour
 }
 
-// ErrKeyReused is an Idempotency-Key sent again with another request.
-var ErrKeyReused = apperr.New(apperr.Conflict, "This Idempotency-Key was already used for a different request.")
-
 // RequestIDFor is the request id of a holder's keyed command: the same
 // holder and key always name the same request, and nobody can tell a key
 // from an id. 128 bits of SHA-256, URL-safe, the shape of NewRequestID.
@@ -288,28 +286,6 @@ func RequestIDFor(hk, key string) string {
 	h.Write([]byte{0})
 	h.Write([]byte(key))
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16])
-}
-
-// refusal is a stored refusal.
-type refusal struct {
-	Code    apperr.Code       `json:"code"`
-	Message string            `json:"message"`
-	Fields  map[string]string `json:"fields,omitempty"`
-	Details map[string]any    `json:"details,omitempty"`
-}
-
-func encodeRefusal(err error) string {
-	e := apperr.As(err)
-	b, _ := json.Marshal(refusal{Code: e.Code, Message: e.Message, Fields: e.Fields, Details: e.Details})
-	return string(b)
-}
-
-func decodeRefusal(stored string) error {
-	var r refusal
-	if err := json.Unmarshal([]byte(stored), &r); err != nil || r.Code == "" {
-		return errors.New("stored refusal unreadable")
-	}
-	return &apperr.Error{Code: r.Code, Message: r.Message, Fields: r.Fields, Details: r.Details}
 }
 
 func (s *Service) current(ctx context.Context, hk string) (*holder.Record, error) {

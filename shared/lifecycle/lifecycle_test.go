@@ -16,6 +16,7 @@ import (
 	"github.com/pccc/pccc/shared/apperr"
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/holder"
+	"github.com/pccc/pccc/shared/idempotency"
 	"github.com/pccc/pccc/shared/sealer"
 )
 
@@ -202,7 +203,7 @@ func TestSubmitWithKey(t *testing.T) {
 	}
 	other := c
 	other.PayloadHash = "H2"
-	if _, err := svc.Submit(ctx, "hk", other); err != ErrKeyReused {
+	if _, err := svc.Submit(ctx, "hk", other); err != idempotency.ErrReused {
 		t.Fatalf("another body: %v", err)
 	}
 	// Ended requests replay without a send.

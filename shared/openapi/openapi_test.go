@@ -3,8 +3,6 @@ package openapi
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -16,19 +14,6 @@ import (
 	"github.com/pccc/pccc/shared/platform"
 	"github.com/pccc/pccc/shared/testkit"
 )
-
-func fixture(t *testing.T, name string) events.APIGatewayV2HTTPRequest {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(b, &ev); err != nil {
-		t.Fatal(err)
-	}
-	return ev
-}
 
 // invoke builds the function as its main does and runs ev through the
 // Lambda runtime's own handler wrapper, JSON in and JSON out.
@@ -55,7 +40,7 @@ func invoke(t *testing.T, ev events.APIGatewayV2HTTPRequest) events.APIGatewayV2
 }
 
 func TestServesTheDocument(t *testing.T) {
-	resp := invoke(t, fixture(t, "get-openapi.json"))
+	resp := invoke(t, testkit.Event(t, "get-openapi.json"))
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d, body %s", resp.StatusCode, resp.Body)
 	}
@@ -84,7 +69,7 @@ func TestServesTheDocument(t *testing.T) {
 }
 
 func TestOtherRoutesAreNotServed(t *testing.T) {
-	ev := fixture(t, "get-openapi.json")
+	ev := testkit.Event(t, "get-openapi.json")
 	ev.RouteKey, ev.RequestContext.RouteKey = "GET /v1/openapi.yaml", "GET /v1/openapi.yaml"
 	resp := invoke(t, ev)
 	if resp.StatusCode != 404 || !strings.Contains(resp.Body, `"NOT_FOUND"`) {

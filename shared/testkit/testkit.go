@@ -1,13 +1,34 @@
 // Package testkit holds the small helpers many packages' tests share: a
-// goroutine-safe buffer for captured logs and a settable clock. Test code
-// only; nothing in production imports it.
+// goroutine-safe buffer for captured logs, a settable clock and the API
+// Gateway event fixtures. Test code only; nothing in production imports it.
 package testkit
 
 import (
 	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"sync"
+	"testing"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
 )
+
+// Event loads an API Gateway HTTP API (payload 2.0) event from the
+// calling package's testdata folder.
+func Event(t testing.TB, name string) events.APIGatewayV2HTTPRequest {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(b, &ev); err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
 
 // Buffer is a bytes.Buffer safe for concurrent writers (loggers, emulator
 // output pumps).
