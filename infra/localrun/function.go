@@ -1,6 +1,7 @@
 package localrun
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -15,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -34,8 +36,19 @@ type function struct {
 	name    string // registry name (CodeUri folder)
 	arn     string
 	timeout time.Duration
-	handler lambda.Handler
-	env     map[string]string
+	// handlers holds lambda.Handlers of the one built function, one per
+	// invocation in flight. aws-lambda-go's Invoke returns bytes of a
+	// buffer its handler reuses at its next invocation (aws-lambda-go
+	// PR #639), harmless in Lambda, where an environment runs one
+	// invocation at a time. Here many run at once, and sharing one
+	// handler let concurrent callers get each other's answers.
+	handlers *sync.Pool
+	env      map[string]string
+}
+
+// handlerPool hands out lambda.Handlers of h; see function.handlers.
+func handlerPool(h any) *sync.Pool {
+	return &sync.Pool{New: func() any { return lambda.NewHandler(h) }}
 }
 
 // invoke calls the handler as the Lambda runtime would: with the function's
@@ -52,7 +65,13 @@ func (f *function) invoke(ctx context.Context, payload []byte) (out []byte, err 
 			err = &panicError{value: p, stack: debug.Stack()}
 		}
 	}()
-	return f.handler.Invoke(ctx, payload)
+	h := f.handlers.Get().(lambda.Handler)
+	out, err = h.Invoke(ctx, payload)
+	// A copy, before the handler (and the buffer out points into) can
+	// serve another invocation.
+	out = bytes.Clone(out)
+	f.handlers.Put(h)
+	return out, err
 }
 
 // panicError is a recovered panic. Its message is the panic value, like the
@@ -109,10 +128,10 @@ func (r *Runner) buildFunction(ctx context.Context, f samtemplate.Function, secr
 	}
 	return &function{
 		id: f.LogicalID, name: f.Name(),
-		arn:     r.names.arn("lambda", "function:"+r.names.function(f.LogicalID)),
-		timeout: time.Duration(f.Timeout) * time.Second,
-		handler: lambda.NewHandler(h),
-		env:     env,
+		arn:      r.names.arn("lambda", "function:"+r.names.function(f.LogicalID)),
+		timeout:  time.Duration(f.Timeout) * time.Second,
+		handlers: handlerPool(h),
+		env:      env,
 	}, nil
 }
 
