@@ -104,6 +104,13 @@ var sessionKey = []byte(strings.Repeat("b", 32))
 // way to the load generator and the functions. 0 runs them as they are.
 var EmulatorNice = 10
 
+// WorkerBatches caps the worker's concurrent batches (localrun's
+// MaxPollers; template.yaml allows 10). DynamoDB Local writes through one
+// SQLite database, so on it a third concurrent transaction does no more
+// work: it only queues, and the accept path's put and read queue behind
+// it. 0 runs what the template says.
+var WorkerBatches = 2
+
 // Start runs the system on a stack of the given kind with extra settings.
 func Start(ctx context.Context, templatePath string, kind localstack.Kind, env map[string]string) (*System, error) {
 	return StartWith(ctx, templatePath, kind, env, nil)
@@ -160,6 +167,7 @@ func StartWith(ctx context.Context, templatePath string, kind localstack.Kind, e
 	}
 	sys.runOpts = localrun.Options{
 		TemplatePath: templatePath, Addr: "127.0.0.1:0", Stack: stack, Registry: reg, FunctionClients: fnClients,
+		MaxPollers: WorkerBatches,
 	}
 	opts := sys.runOpts
 	opts.Getenv = func(k string) string { return all[k] }

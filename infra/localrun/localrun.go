@@ -80,6 +80,11 @@ type Options struct {
 	// DefaultPollers is how many pollers an SQS event source without
 	// ScalingConfig.MaximumConcurrency gets; default 2.
 	DefaultPollers int
+	// MaxPollers caps every SQS event source's pollers, whatever its
+	// MaximumConcurrency (0: no cap). For a stack that serialises writes,
+	// such as DynamoDB Local's one SQLite database, batches beyond a couple
+	// do no more work; they only make every other call wait behind them.
+	MaxPollers int
 }
 
 // Runner is a running local system. Close stops it.

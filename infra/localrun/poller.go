@@ -35,6 +35,9 @@ func (r *Runner) buildPollers() error {
 			if n == 0 {
 				n = r.opts.DefaultPollers
 			}
+			if r.opts.MaxPollers > 0 {
+				n = min(n, r.opts.MaxPollers)
+			}
 			r.pollers = append(r.pollers, &pollerGroup{SQSSource: s, fn: r.functions[f.LogicalID], queue: q, pollers: n})
 		}
 	}

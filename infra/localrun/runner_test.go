@@ -582,3 +582,35 @@ func TestNewErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestMaxPollers: the cap holds every event source to it, whatever the
+// template's MaximumConcurrency or the default.
+func TestMaxPollers(t *testing.T) {
+	eachStack(t, func(t *testing.T, stack *localstack.Stack) {
+		seen := &sqsLog{receives: map[string]int{}, records: map[string]events.SQSMessage{}}
+		r, err := New(context.Background(), Options{
+			TemplatePath: testTemplate, Stack: stack, Registry: testRegistry(seen), Addr: "127.0.0.1:0", NamePrefix: uniquePrefix(t),
+			MaxPollers: 1,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		defer func() { _ = r.Close(ctx) }()
+		// Jobs (MaximumConcurrency 2) and Poison (the default 2) get one
+		// poller each; the two schedules are not pollers.
+		if n := r.active.Load(); n != 1+1+2 {
+			t.Errorf("%d pollers and schedules running, want 4", n)
+		}
+		inv, err := r.Inventory(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, es := range inv.EventSources {
+			if es.Pollers != 1 {
+				t.Errorf("%s: %d pollers, want 1", es.Queue, es.Pollers)
+			}
+		}
+	})
+}

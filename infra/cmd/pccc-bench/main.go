@@ -30,6 +30,14 @@ func main() {
 	}
 }
 
+// workerBatches says how the worker's concurrency was set.
+func workerBatches() string {
+	if bench.WorkerBatches <= 0 {
+		return "Worker batches as template.yaml allows (`MaximumConcurrency: 10`)."
+	}
+	return fmt.Sprintf("Worker batches capped at %d (`-worker-batches`; template.yaml allows 10): DynamoDB Local writes through one SQLite database, where more concurrent transactions only queue, and the accept path's calls queue behind them.", bench.WorkerBatches)
+}
+
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("pccc-bench", flag.ContinueOnError)
 	stackName := fs.String("stack", string(localstack.DynamoDBLocal), "embedded or dynamodb-local")
@@ -44,6 +52,7 @@ func run(ctx context.Context, args []string) error {
 	peakDur := fs.Duration("peak", 20*time.Second, "how long the spike's peak lasts")
 	faultHolders := fs.Int("fault-holders", 1500, "holders in the run under faults (7 commands each); 0 skips it")
 	fs.IntVar(&bench.EmulatorNice, "emulator-nice", bench.EmulatorNice, "niceness of the emulator processes (they are other machines in AWS); 0 for none")
+	fs.IntVar(&bench.WorkerBatches, "worker-batches", bench.WorkerBatches, "cap on the worker's concurrent batches (template.yaml allows 10; DynamoDB Local serialises writes); 0 for the template's")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -143,8 +152,8 @@ func run(ctx context.Context, args []string) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (`go run ./infra/cmd/pccc-bench %s`) on %s.\n\n",
 		strings.Join(args, " "), time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "- Machine: %s.\n- Stack: `%s` (the whole system in one process, functions invoked in-process with real API Gateway and SQS events).\n- Run took %.0f s.\n\n",
-		bench.Machine(), kind, time.Since(started).Seconds())
+	fmt.Fprintf(&b, "- Machine: %s.\n- Stack: `%s` (the whole system in one process, functions invoked in-process with real API Gateway and SQS events).\n", bench.Machine(), kind)
+	fmt.Fprintf(&b, "- Emulators at niceness %d (in AWS they are other machines). %s\n- Run took %.0f s.\n\n", bench.EmulatorNice, workerBatches(), time.Since(started).Seconds())
 	fmt.Fprintf(&b, "## Ceilings, side by side\n\nClosed loop: %d workers each send the next call when the last one ends, %v per measurement after %v of warm-up, all in this one run, so the ratios hold on a noisy machine where the absolute rates do not. The load generator shares the machine's cores with the system and the emulators.\n\n", *workers, *dur, *warm)
 	bench.WriteCeilings(&b, c)
 	fmt.Fprintf(&b, "\n## Against the targets\n\nThe spike and overload runs below, judged on the issue's acceptance items.\n\n")
