@@ -24,7 +24,7 @@ const (
 	MaxValueDigits    = 12 // before the point
 	MaxValueFraction  = 4  // after it
 	msgRequired       = "is required"
-	msgWaybill        = "must be 6-40 letters, digits or hyphens"
+	msgWaybill        = "must be 6-40 letters, digits or hyphens, starting with a letter or digit"
 	msgItems          = "must be a list of 1-50 items"
 	msgDescription    = "must be 1-200 characters, no control characters"
 	msgQuantity       = "must be a whole number from 1 to 100000"
@@ -64,7 +64,7 @@ type Input struct {
 }
 
 var (
-	waybillShape  = regexp.MustCompile(`^[A-Z0-9][A-Z0-9-]*$`)
+	waybillShape  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]*$`)
 	currencyShape = regexp.MustCompile(`^[A-Z]{3}$`)
 	decimalShape  = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,4})?$`)
 )
@@ -89,11 +89,13 @@ func Fields(in Input, bad map[string]string) Goods {
 	case in.Waybill == nil:
 		bad["waybill"] = msgRequired
 	default:
-		w := strings.ToUpper(strings.TrimSpace(*in.Waybill))
+		// ASCII only, checked before upper-casing (strings.ToUpper maps
+		// some non-ASCII letters to ASCII ones).
+		w := strings.Trim(*in.Waybill, " \t")
 		if len(w) < MinWaybill || len(w) > MaxWaybill || !waybillShape.MatchString(w) {
 			bad["waybill"] = msgWaybill
 		} else {
-			g.Waybill = w
+			g.Waybill = strings.ToUpper(w)
 		}
 	}
 	switch {
