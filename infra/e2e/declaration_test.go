@@ -450,3 +450,25 @@ func TestDeclarationPolicyEveryoneAndSuspension(t *testing.T) {
 		}
 	})
 }
+
+// Filings are checks: they count in the same per-code window as
+// clearance checks (and the key's own), so alternating the two routes
+// buys a guesser nothing.
+func TestDeclarationThrottledLikeChecks(t *testing.T) {
+	eachStack(t, func(t *testing.T, kind localstack.Kind) {
+		s := start(t, kind, sessionEnv(map[string]string{"CLEARANCE_CHECKS_PER_CODE_PER_HOUR": "2"}))
+		key, _ := newKey(t, s, "ACME Express", 1000)
+		_, code := s.liveHolder(t, "decl-throttle-"+string(kind))
+		if r := s.check(t, "ApiKey "+key, checkBody(code, "마커테스트", "01077778888", "04524")); r.status != 200 {
+			t.Fatalf("check: %d %s", r.status, r.raw)
+		}
+		s.filed(t, key, code, "accepted")
+		r := s.file(t, key, declBody(code, "마커테스트"))
+		if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+			t.Errorf("the third in the hour: %d %s, want 429 with Retry-After", r.status, r.raw)
+		}
+		if r := s.check(t, "ApiKey "+key, checkBody(code, "마커테스트", "01077778888", "04524")); r.status != http.StatusTooManyRequests {
+			t.Errorf("a check after the filings: %d, want 429", r.status)
+		}
+	})
+}
