@@ -29,11 +29,13 @@ import (
 //     misuse for the authority: holder, code, key, time. GSI1 =
 //     MISUSE#<day> / <time>#<id> lists a Korean day's. Written in the
 //     denial's transaction.
-//   - HOLDER#<holderKey> / PREFS: the holder's settings that are not part
+//   - PREFS#<holderKey> / PREFS: the holder's settings that are not part
 //     of the code's life (whether declarations wait for their
 //     confirmation). Apart from the HOLDER item because every change of a
-//     code replaces that item whole (CodeStore.Apply), and a setting there
-//     would have to ride along every command. Not personal data.
+//     code replaces that item whole (CodeStore.Apply), so a setting there
+//     would have to ride along every command; and in a partition of its
+//     own so the function that writes it cannot write holders. Not
+//     personal data.
 
 // DeclarationRetention is how long a declaration and its misuse record
 // are kept.
@@ -71,7 +73,7 @@ func declKey(id string) map[string]types.AttributeValue {
 }
 
 func prefsKey(hk string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{AttrPK: s("HOLDER#" + hk), AttrSK: s("PREFS")}
+	return map[string]types.AttributeValue{AttrPK: s("PREFS#" + hk), AttrSK: s("PREFS")}
 }
 
 // DeclarationsIndexPK is the index partition of a holder's declarations.
