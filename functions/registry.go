@@ -8,6 +8,7 @@ package functions
 import (
 	"github.com/pccc/pccc/shared/clearanceapi"
 	"github.com/pccc/pccc/shared/codeapi"
+	"github.com/pccc/pccc/shared/declarationapi"
 	"github.com/pccc/pccc/shared/identityapi"
 	"github.com/pccc/pccc/shared/openapi"
 	"github.com/pccc/pccc/shared/platform"
@@ -31,4 +32,7 @@ var Registry = map[string]platform.Builder{
 
 	"clearancecheck": clearanceapi.BuildCheck,
 	"openapi":        openapi.Build,
+
+	"declarationfile":   declarationapi.BuildBroker,
+	"declarationholder": declarationapi.BuildHolder,
 }

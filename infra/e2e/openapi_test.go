@@ -81,8 +81,10 @@ func TestOpenAPIDocumentServed(t *testing.T) {
 			if len(op.security) > 0 && first.status == http.StatusUnauthorized {
 				t.Errorf("%s: with the %v credentials it declares, answered %d: %s", op.key, op.security, first.status, first.raw)
 			}
-			if slices.Contains(op.security, "apiKey") && first.status != http.StatusOK {
-				// The example is well formed and the key fresh: the check is answered.
+			if slices.Contains(op.security, "apiKey") && op.method == http.MethodPost && first.status != http.StatusOK {
+				// The example is well formed and the key fresh: the check is
+				// answered (a filing's example names no live code: the
+				// check's mismatch). A read of a placeholder id is 404.
 				t.Errorf("%s: with a working key and the example, answered %d, want 200: %s", op.key, first.status, first.raw)
 			}
 			if key == "" || first.status != http.StatusAccepted {

@@ -22,20 +22,34 @@ const DefaultPerCodePerHour = 10
 // BuildCheck builds the clearance check function. Besides the common
 // settings it reads CLEARANCE_CHECKS_PER_CODE_PER_HOUR (1-10000).
 func BuildCheck(ctx context.Context, d platform.Deps) (any, error) {
+	c, keys, err := CheckerFor(d)
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.Handler(d.Log, httpapi.Routes{
+		RouteCheck: apikey.Require(keys, Endpoint(c)),
+	}), nil
+}
+
+// CheckerFor builds the checker and the key store from a function's
+// settings, as the check function has them: a declaration's filing
+// (shared/declarationapi) runs the very same check, counted and throttled
+// in the same windows.
+func CheckerFor(d platform.Deps) (*Checker, *dynamo.APIKeyStore, error) {
 	if d.Log == nil || d.AWS == nil || d.AWS.DynamoDB == nil {
-		return nil, errors.New("clearance: logger and DynamoDB client are required")
+		return nil, nil, errors.New("clearance: logger and DynamoDB client are required")
 	}
 	perCode := DefaultPerCodePerHour
 	if v := d.Getenv("CLEARANCE_CHECKS_PER_CODE_PER_HOUR"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 10_000 {
-			return nil, errors.New("clearance: CLEARANCE_CHECKS_PER_CODE_PER_HOUR must be 1-10000")
+			return nil, nil, errors.New("clearance: CLEARANCE_CHECKS_PER_CODE_PER_HOUR must be 1-10000")
 		}
 		perCode = n
 	}
 	seal, err := sealer.New(d.Config.DataKeys, d.Config.DataKeyID)
 	if err != nil {
-		return nil, fmt.Errorf("clearance: PCCC_DATA_KEYS: %w", err)
+		return nil, nil, fmt.Errorf("clearance: PCCC_DATA_KEYS: %w", err)
 	}
 	now := d.Now
 	if now == nil {
@@ -49,9 +63,7 @@ func BuildCheck(ctx context.Context, d platform.Deps) (any, error) {
 		Log: d.Log, Now: now, PerCodePerHour: perCode,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return httpapi.Handler(d.Log, httpapi.Routes{
-		RouteCheck: apikey.Require(dynamo.NewAPIKeyStore(db, table), Endpoint(c)),
-	}), nil
+	return c, dynamo.NewAPIKeyStore(db, table), nil
 }

@@ -22,6 +22,8 @@ import (
 	"github.com/pccc/pccc/shared/clearance"
 	"github.com/pccc/pccc/shared/clearanceapi"
 	"github.com/pccc/pccc/shared/codeapi"
+	"github.com/pccc/pccc/shared/declaration"
+	"github.com/pccc/pccc/shared/declarationapi"
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/holder"
 	"github.com/pccc/pccc/shared/httpapi"
@@ -321,8 +323,10 @@ var authentication = map[string]struct {
 	routes          []string
 	unauthenticated string // the $ref of its 401
 }{
-	"sessionToken": {append(slices.Clone(commands), codeapi.RouteLookup, codeapi.RouteRequest), "#/components/responses/Unauthenticated"},
-	"apiKey":       {[]string{clearanceapi.RouteCheck}, "#/components/responses/KeyUnauthenticated"},
+	"sessionToken": {append(slices.Clone(commands), codeapi.RouteLookup, codeapi.RouteRequest,
+		declarationapi.RouteList, declarationapi.RouteConfirm, declarationapi.RouteDeny,
+		declarationapi.RouteSetting, declarationapi.RouteSetSetting), "#/components/responses/Unauthenticated"},
+	"apiKey": {[]string{clearanceapi.RouteCheck, declarationapi.RouteFile, declarationapi.RouteGet}, "#/components/responses/KeyUnauthenticated"},
 }
 
 // declaredSchemes returns the security schemes an operation's security
@@ -470,6 +474,7 @@ func TestEnumsMatchCode(t *testing.T) {
 		{"Request.kind", enum(t, prop("Request", "kind")), strs(holderKinds...)},
 		{"Request.status", enum(t, prop("Request", "status")), []string{dynamo.RequestQueued, dynamo.RequestProcessing, dynamo.RequestSucceeded, dynamo.RequestFailed}},
 		{"CheckResult.result", enum(t, prop("CheckResult", "result")), []string{clearance.Match, clearance.Mismatch}},
+		{"DeclarationStatus", enum(t, schema(t, d, "DeclarationStatus")), strs(declaration.Statuses()...)},
 	}
 	for _, tt := range tests {
 		if !reflect.DeepEqual(tt.got, tt.want) {
@@ -548,6 +553,13 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 		{"Request", codeapi.RequestView{}, true},
 		{"CheckRequest", clearanceapi.CheckRequest{}, false},
 		{"CheckResult", clearanceapi.CheckResponse{}, true},
+		{"DeclarationRequest", declarationapi.FileRequest{}, false},
+		{"DeclarationItemInput", declaration.ItemInput{}, false},
+		{"DeclarationItem", declaration.Item{}, true},
+		{"Declaration", declarationapi.View{}, true},
+		{"DeclarationList", declarationapi.List{}, true},
+		{"ConfirmationRequest", declarationapi.SettingRequest{}, false},
+		{"ConfirmationSetting", declarationapi.Setting{}, true},
 	}
 	for _, tt := range tests {
 		s := schema(t, d, tt.schema)

@@ -14,6 +14,8 @@ import (
 	"github.com/pccc/pccc/shared/clearance"
 	"github.com/pccc/pccc/shared/clearanceapi"
 	"github.com/pccc/pccc/shared/codeapi"
+	"github.com/pccc/pccc/shared/declaration"
+	"github.com/pccc/pccc/shared/declarationapi"
 	"github.com/pccc/pccc/shared/holder"
 	"github.com/pccc/pccc/shared/httpapi"
 	"github.com/pccc/pccc/shared/idempotency"
@@ -68,6 +70,20 @@ func checkAccepts(field string, set func(*clearance.Input, *string)) func(string
 		}
 		_, bad := apperr.As(err).Fields[field]
 		return !bad
+	}
+}
+
+// goodsAccepts reports whether declaration.ParseGoods takes valid goods
+// with one field changed by set, judging only that field.
+func goodsAccepts(field string, set func(*declaration.Input, string)) func(string) bool {
+	return func(v string) bool {
+		w, c := "CJ1234567890", "USD"
+		d, q := "socks", 1
+		in := declaration.Input{Waybill: &w, Currency: &c, Value: json.RawMessage(`"1"`),
+			Items: &[]declaration.ItemInput{{Description: &d, Quantity: &q}}}
+		set(&in, v)
+		_, err := declaration.ParseGoods(in)
+		return err == nil || apperr.As(err).Fields[field] == ""
 	}
 }
 
@@ -156,6 +172,27 @@ func TestPatternsMatchValidators(t *testing.T) {
 			accepts:  checkAccepts("phone", func(in *clearance.Input, v *string) { in.Phone = v }),
 			prefixes: []string{"", "01", "010", "0 1", "-01"}, alphabet: digits + "- x",
 			samples: []string{"01012345678", "010-1234-5678", "0101234567", "010123456789", "+821012345678", ""},
+		},
+		{
+			name: "waybill", re: pattern("DeclarationRequest", "properties", "waybill", "pattern"), exact: true,
+			accepts:  goodsAccepts("waybill", func(in *declaration.Input, v string) { in.Waybill = &v }),
+			prefixes: []string{"", "CJ", " AB12"}, alphabet: "Ab9- \tı",
+			samples: []string{"CJ1234567890", "cj-123456", " AB1234 ", "-AB1234", "AB12", strings.Repeat("A", 40), strings.Repeat("A", 41), "AB 1234", "ı23456"},
+		},
+		{
+			name: "value", re: pattern("DeclarationRequest", "properties", "value", "pattern"),
+			accepts: goodsAccepts("value", func(in *declaration.Input, v string) {
+				b, _ := json.Marshal(v)
+				in.Value = b
+			}),
+			prefixes: []string{"", "1", "0."}, alphabet: digits + ".-e ",
+			samples: []string{"49.90", "1", "0.0001", "0", "0.00", "1.23456", "1234567890123", "123456789012.1234", "-1", "1e3", " 1", ".5", "5."},
+		},
+		{
+			name: "currency", re: pattern("DeclarationRequest", "properties", "currency", "pattern"), exact: true,
+			accepts:  goodsAccepts("currency", func(in *declaration.Input, v string) { in.Currency = &v }),
+			alphabet: "UuSDK1 ",
+			samples:  []string{"USD", "KRW", "usd", "US", "USDD", " USD"},
 		},
 		{
 			name: "email", re: pattern("Email", "pattern"),
@@ -269,6 +306,13 @@ func TestRequestExamplesAreAccepted(t *testing.T) {
 		"GET /v1/codes/me":             nil,
 		"GET /v1/requests/{requestId}": nil,
 		clearanceapi.RouteCheck:        func(r *httpapi.Request) error { return second(clearanceapi.DecodeCheck(r)) },
+		declarationapi.RouteFile:       func(r *httpapi.Request) error { return second(declarationapi.DecodeFile(r)) },
+		declarationapi.RouteGet:        nil,
+		declarationapi.RouteList:       nil,
+		declarationapi.RouteConfirm:    declarationapi.DecodeEmpty,
+		declarationapi.RouteDeny:       declarationapi.DecodeEmpty,
+		declarationapi.RouteSetting:    nil,
+		declarationapi.RouteSetSetting: func(r *httpapi.Request) error { return second(declarationapi.DecodeSetting(r)) },
 		Route:                          nil,
 	}
 	for _, op := range d.operations(t) {
