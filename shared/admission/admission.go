@@ -79,7 +79,8 @@ type Gate struct {
 	mu        sync.Mutex
 	depth     int
 	readAt    time.Time
-	sinceRead int     // commands this instance admitted since the depth was read
+	sinceRead int     // commands this instance admitted since the depth read began
+	admitted  int     // commands this instance admitted, ever
 	reading   bool    // a background read is under way
 	latency   float64 // EWMA, seconds
 
@@ -137,6 +138,7 @@ func (g *Gate) Admit(ctx context.Context) (int, error) {
 	}
 	g.mu.Lock()
 	g.sinceRead++
+	g.admitted++
 	g.mu.Unlock()
 	return pos, nil
 }
@@ -369,9 +371,10 @@ func (g *Gate) currentDepth(ctx context.Context) (int, error) {
 		cache = time.Second
 	}
 	g.mu.Lock()
+	from := g.admitted
 	if g.readAt.IsZero() {
 		g.mu.Unlock()
-		return g.refresh(ctx, now)
+		return g.refresh(ctx, now, from)
 	}
 	d := g.depth
 	if now.Sub(g.readAt) >= cache && !g.reading {
@@ -380,14 +383,18 @@ func (g *Gate) currentDepth(ctx context.Context) (int, error) {
 			// Detached from the request: it may end before the read does.
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 			defer cancel()
-			_, _ = g.refresh(rctx, now)
+			_, _ = g.refresh(rctx, now, from)
 		}()
 	}
 	g.mu.Unlock()
 	return d, nil
 }
 
-func (g *Gate) refresh(ctx context.Context, now time.Time) (int, error) {
+// refresh reads the depth. from is how many commands this instance had
+// admitted when the read began: those admitted after may have reached the
+// queue after the read too (a command is sent after it is admitted), so
+// they stay counted beside the new figure, at worst twice for a moment.
+func (g *Gate) refresh(ctx context.Context, now time.Time, from int) (int, error) {
 	d, err := g.Depth.Depth(ctx)
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -395,7 +402,7 @@ func (g *Gate) refresh(ctx context.Context, now time.Time) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	g.depth, g.readAt, g.sinceRead = d, now, 0
+	g.depth, g.readAt, g.sinceRead = d, now, g.admitted-from
 	return d, nil
 }
 

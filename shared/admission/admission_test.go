@@ -493,3 +493,59 @@ func TestAdmitByRateColdCounterAdmits(t *testing.T) {
 		t.Fatalf("taken after %v, before coldLeaseWait", took)
 	}
 }
+
+// slowDepth answers a read only once let go.
+type slowDepth struct {
+	n       int
+	started chan struct{}
+	release chan struct{}
+}
+
+func (d *slowDepth) Depth(ctx context.Context) (int, error) {
+	d.started <- struct{}{}
+	<-d.release
+	return d.n, nil
+}
+
+// TestAdmitByBacklogCountsDuringARead: commands admitted while a depth read
+// is under way may reach the queue after the read looked, so the new figure
+// does not replace them (they were forgotten: a slow machine took a fifth
+// command over the bound).
+func TestAdmitByBacklogCountsDuringARead(t *testing.T) {
+	clock := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	d := &slowDepth{started: make(chan struct{}, 1), release: make(chan struct{})}
+	g := &Gate{Depth: d, DrainRate: 1, MaxWait: 4 * time.Second, Now: func() time.Time { return clock }}
+	close(d.release) // the first read answers at once: nothing waits
+	if pos, err := g.Admit(context.Background()); err != nil || pos != 1 {
+		t.Fatalf("first: %d %v", pos, err)
+	}
+	<-d.started
+	d.n, d.release = 1, make(chan struct{})
+	// Stale: this call starts a read that stays under way while two more
+	// are admitted; the read then says 1 (only the first reached the queue).
+	clock = clock.Add(time.Second)
+	for i, want := range []int{2, 3, 4} {
+		if pos, err := g.Admit(context.Background()); err != nil || pos != want {
+			t.Fatalf("command %d: %d %v", i+2, pos, err)
+		}
+		if i == 0 {
+			<-d.started
+		}
+	}
+	close(d.release)
+	for i := 0; i < 1000; i++ {
+		g.mu.Lock()
+		done := !g.reading
+		g.mu.Unlock()
+		if done {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// In line: 1 read + 3 admitted since the read began = 4, a 4 s wait;
+	// the fifth would wait 5 s.
+	_, err := g.Admit(context.Background())
+	if e := apperr.As(err); e == nil || e.Code != apperr.Overloaded {
+		t.Fatalf("the fifth: %v, want OVERLOADED", err)
+	}
+}
