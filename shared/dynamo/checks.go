@@ -159,3 +159,110 @@ func (st *CheckStore) ChecksOf(ctx context.Context, hk string, limit int) ([]Che
 	}
 	return checks, nil
 }
+
+// Codes with repeated mismatches, for the authority:
+// CHECKFLAG#<code>#<day> / FLAG, written once a code's mismatches on a day
+// reach the notice threshold and kept up to date after, with
+// GSI1 = MISMATCHES#<day> / <code> so the day's flagged codes are one
+// query. It holds the code, the day, the count and whether the holder's
+// notice was queued; no personal data.
+
+// MismatchFlag is one flagged code on one day.
+type MismatchFlag struct {
+	Code     string
+	Day      string
+	Count    int64
+	FirstAt  time.Time
+	LastAt   time.Time
+	Notified bool // the holder's notice was queued
+}
+
+// FlagKey is the partition key of a code's flag on day.
+func FlagKey(code, day string) string { return "CHECKFLAG#" + code + "#" + day }
+
+// Flag records that code had count mismatches on day and reports whether
+// the holder's notice was queued already.
+func (st *CheckStore) Flag(ctx context.Context, code, day string, count int64, at time.Time) (notified bool, err error) {
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(st.table),
+		Key:       map[string]types.AttributeValue{AttrPK: s(FlagKey(code, day)), AttrSK: s("FLAG")},
+		// The count only grows: two checks crossing at once leave the
+		// larger.
+		UpdateExpression: aws.String("SET code = :code, #day = :day, firstAt = if_not_exists(firstAt, :at), lastAt = :at, " +
+			"#ttl = :ttl, #gpk = :gpk, #gsk = :code, #count = :count"),
+		ConditionExpression: aws.String("attribute_not_exists(#count) OR #count < :count"),
+		ExpressionAttributeNames: map[string]string{
+			"#count": "count", "#day": "day", "#ttl": AttrTTL, "#gpk": AttrGSI1PK, "#gsk": AttrGSI1SK,
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":code": s(code), ":day": s(day), ":at": ts(at), ":count": n(count),
+			":ttl": n(at.Add(mismatchRetention).Unix()), ":gpk": s("MISMATCHES#" + day),
+		},
+		ReturnValues: types.ReturnValueAllNew,
+	})
+	var cf *types.ConditionalCheckFailedException
+	if errors.As(err, &cf) {
+		// A later count is there already (two checks at once). Whether
+		// its writer queued the notice is unknown: queue it again, the
+		// sender sends a notice once.
+		return false, nil
+	}
+	if err != nil {
+		return false, translate("flag mismatches", err)
+	}
+	_, notified = out.Attributes["notifiedAt"]
+	return notified, nil
+}
+
+// MarkNotified records that the holder's notice for code on day was queued.
+func (st *CheckStore) MarkNotified(ctx context.Context, code, day string, at time.Time) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(st.table),
+		Key:                       map[string]types.AttributeValue{AttrPK: s(FlagKey(code, day)), AttrSK: s("FLAG")},
+		UpdateExpression:          aws.String("SET notifiedAt = if_not_exists(notifiedAt, :at)"),
+		ConditionExpression:       aws.String("attribute_exists(PK)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":at": ts(at)},
+	})
+	if err != nil {
+		return translate("mark notified", err)
+	}
+	return nil
+}
+
+// Flagged lists the codes flagged on day (YYYY-MM-DD, a Korean day), in
+// code order: what the authority sees. It needs Query on GSI1.
+func (st *CheckStore) Flagged(ctx context.Context, day string) ([]MismatchFlag, error) {
+	var flags []MismatchFlag
+	var start map[string]types.AttributeValue
+	for {
+		out, err := st.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 aws.String(st.table),
+			IndexName:                 aws.String(IndexGSI1),
+			KeyConditionExpression:    aws.String("#pk = :pk"),
+			ExpressionAttributeNames:  map[string]string{"#pk": AttrGSI1PK},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("MISMATCHES#" + day)},
+			ExclusiveStartKey:         start,
+		})
+		if err != nil {
+			return nil, translate("query flagged codes", err)
+		}
+		for _, item := range out.Items {
+			var f MismatchFlag
+			f.Code, _ = str(item, "code")
+			f.Day, _ = str(item, "day")
+			f.Count, _ = num(item, "count")
+			if v, ok := str(item, "firstAt"); ok {
+				f.FirstAt, _ = time.Parse(time.RFC3339Nano, v)
+			}
+			if v, ok := str(item, "lastAt"); ok {
+				f.LastAt, _ = time.Parse(time.RFC3339Nano, v)
+			}
+			_, f.Notified = item["notifiedAt"]
+			flags = append(flags, f)
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return flags, nil
+		}
+		start = out.LastEvaluatedKey
+	}
+}
