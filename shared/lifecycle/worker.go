@@ -59,8 +59,8 @@ type Worker struct {
 	// rules now refuse (a second suspend), from a command refused outright;
 	// required with Notify.
 	Status RequestReader
-	Policy   holder.Policy
-	Now      func() time.Time
+	Policy holder.Policy
+	Now    func() time.Time
 	// NewCode returns a fresh code (codes.New with crypto/rand).
 	NewCode func() (string, error)
 	// MaxReceives is the queue's maxReceiveCount: at that receive a

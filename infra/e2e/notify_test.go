@@ -1,0 +1,194 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/pccc/pccc/infra/authority"
+	"github.com/pccc/pccc/infra/localstack"
+	"github.com/pccc/pccc/shared/codes"
+	"github.com/pccc/pccc/shared/dynamo"
+	"github.com/pccc/pccc/shared/holder"
+	"github.com/pccc/pccc/shared/lifecycle"
+	"github.com/pccc/pccc/shared/notify"
+	"github.com/pccc/pccc/shared/stats"
+)
+
+// Holder notices over the whole system, on each stack: observed where the
+// SMS sender delivers locally (the runner's outbox behind /_local/sms).
+
+// issueWithPhone issues a code for a minted holder registered with phone
+// (digits), so that the holder's SMS are told apart from other tests'.
+func (s *system) issueWithPhone(t *testing.T, hk, phone string) (token, code string) {
+	t.Helper()
+	token = mint(t, hk)
+	body := strings.Replace(issueBody(), `"phone":"010-7777-8888"`, `"phone":"`+phone+`"`, 1)
+	v := s.succeeded(t, token, accepted(t, s.call(t, "POST", "/v1/codes", token, "", body)))
+	code, _ = v["code"].(string)
+	if !codes.Valid(code) {
+		t.Fatalf("issued %v", v)
+	}
+	return token, code
+}
+
+// smsWith counts the SMS sent to phone whose text contains part.
+func (s *system) smsWith(phone, part string) int {
+	n := 0
+	for _, m := range s.run.Outbox().List(phone) {
+		if strings.Contains(m.Text, part) {
+			n++
+		}
+	}
+	return n
+}
+
+// waitSMS waits until want SMS containing part reached phone, then a
+// while longer to see that no more come; it returns how many came.
+func (s *system) waitSMS(t *testing.T, phone, part string, want int) int {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for s.smsWith(phone, part) < want && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(1500 * time.Millisecond) // duplicates, if any, would come now
+	return s.smsWith(phone, part)
+}
+
+func notifyText(t *testing.T, k holder.Kind) string {
+	t.Helper()
+	text, ok := notify.ChangeText(k)
+	if !ok {
+		t.Fatalf("no text for %s", k)
+	}
+	return text
+}
+
+// TestNotifyGuessing is the acceptance run: many wrong names and phones
+// against one code through the public check are throttled, never match,
+// the holder gets exactly one SMS about it, and the authority's view
+// lists the code.
+func TestNotifyGuessing(t *testing.T) {
+	eachStack(t, func(t *testing.T, kind localstack.Kind) {
+		const perCode, notifyAt, guesses = 6, 3, 40
+		s := start(t, kind, sessionEnv(map[string]string{
+			"CLEARANCE_CHECKS_PER_CODE_PER_HOUR": strconv.Itoa(perCode),
+			"CLEARANCE_MISMATCH_NOTIFY_AT":       strconv.Itoa(notifyAt),
+		}))
+		phone := "01055550001"
+		_, code := s.issueWithPhone(t, "notify-guessed-"+string(kind), phone)
+		keyA, _ := newKey(t, s, "Guesser A", 1000)
+		keyB, _ := newKey(t, s, "Guesser B", 1000)
+
+		names := []string{"KIM MINJUN", "LEE SEOYEON", "PARK JIHO", "CHOI YUNA", "홍길동", "김철수", "이영희", "박민수"}
+		taken, matched, limited := 0, 0, 0
+		for i := range guesses {
+			key := keyA
+			if i%2 == 1 {
+				key = keyB
+			}
+			r := s.check(t, "ApiKey "+key, checkBody(code, names[i%len(names)], fmt.Sprintf("0109876%04d", i), "04524"))
+			switch {
+			case r.status == 200 && r.body["result"] == "mismatch":
+				taken++
+			case r.status == 200:
+				taken++
+				matched++
+			case r.status == 429 && r.errCode == "RATE_LIMITED" && r.header.Get("Retry-After") != "":
+				limited++
+			default:
+				t.Errorf("guess %d: %d %s", i, r.status, r.raw)
+			}
+		}
+		// Throttled after the per-code limit (an hour's window, touched
+		// at most twice by a run this short), and not one guess matched:
+		// no better than chance, which for wrong guesses is nothing.
+		if matched != 0 || taken < notifyAt || taken > 2*perCode || limited < guesses-2*perCode {
+			t.Fatalf("%d guesses: %d answered, %d matched, %d refused (per-code limit %d)", guesses, taken, matched, limited, perCode)
+		}
+
+		// The holder hears of it once, whatever the number of mismatches.
+		warn := notify.MismatchText(notify.Last4(code))
+		if n := s.waitSMS(t, phone, warn, 1); n != 1 {
+			t.Fatalf("the holder got %d repeated-mismatch SMS, want 1: %v", n, s.run.Outbox().List(phone))
+		}
+		for _, m := range s.run.Outbox().List(phone) {
+			if strings.Contains(m.Text, code) || strings.Contains(m.Text, "Guesser") || strings.Contains(m.Text, markerKorean) {
+				t.Errorf("an SMS tells more than the holder knows: %q", m.Text)
+			}
+		}
+
+		// The authority's view lists the code with the day's count.
+		var out, errOut bytes.Buffer
+		st := dynamo.NewCheckStore(clients(t, s).DynamoDB, localTable)
+		if err := authority.Run(context.Background(), st, []string{"mismatches", "-day", stats.Day(time.Now())}, time.Now, &out, &errOut); err != nil {
+			t.Fatalf("pccc-authority: %v (%s)", err, errOut.String())
+		}
+		line := ""
+		for _, l := range strings.Split(out.String(), "\n") {
+			if strings.HasPrefix(l, code) {
+				line = l
+			}
+		}
+		if f := strings.Fields(line); len(f) != 5 || f[1] != strconv.Itoa(taken) || f[4] != "yes" {
+			t.Fatalf("authority view:\n%s", out.String())
+		}
+		if strings.Contains(out.String(), "notify-guessed") || strings.Contains(out.String(), phone) {
+			t.Fatalf("the authority view names the holder:\n%s", out.String())
+		}
+	})
+}
+
+// TestNotifyCodeChange: every change sends the holder one SMS, even when
+// the queue delivers its command again after it was carried out.
+func TestNotifyCodeChange(t *testing.T) {
+	eachStack(t, func(t *testing.T, kind localstack.Kind) {
+		s := start(t, kind, sessionEnv(nil))
+		ctx := context.Background()
+		phone := "01055550002"
+		hk := "notify-change-" + string(kind)
+		tok, _ := s.issueWithPhone(t, hk, phone)
+		if n := s.waitSMS(t, phone, notifyText(t, holder.Issue), 1); n != 1 {
+			t.Fatalf("%d issue notices", n)
+		}
+
+		id := accepted(t, s.call(t, "POST", "/v1/codes/me/suspend", tok, "", ""))
+		s.succeeded(t, tok, id)
+		// The same command delivered twice more, as SQS may: the rules
+		// refuse a second suspension, the request says succeeded, and
+		// the notice is queued again, and sent once.
+		queue, _ := commandQueue(t, s)
+		b, _ := json.Marshal(lifecycle.Message{V: lifecycle.MessageVersion, RequestID: id, Kind: holder.Suspend, Actor: holder.ByHolder, HolderKey: hk, QueuedAt: time.Now()})
+		for range 2 {
+			if _, err := clients(t, s).SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(queue), MessageBody: aws.String(string(b))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := s.waitSMS(t, phone, notifyText(t, holder.Suspend), 1); n != 1 {
+			t.Fatalf("%d suspension notices for one suspension: %v", n, s.run.Outbox().List(phone))
+		}
+		if v := s.finished(t, tok, id); v["status"] != "succeeded" {
+			t.Fatalf("after the duplicates: %v", v)
+		}
+
+		// A change of phone: the phone registered before hears of it.
+		id = accepted(t, s.call(t, "PATCH", "/v1/codes/me", tok, "", `{"phone":"010-5555-0003"}`))
+		s.succeeded(t, tok, id)
+		if n := s.waitSMS(t, phone, notifyText(t, holder.Update), 1); n != 1 {
+			t.Fatalf("%d update notices to the old phone", n)
+		}
+		id = accepted(t, s.call(t, "POST", "/v1/codes/me/resume", tok, "", ""))
+		s.succeeded(t, tok, id)
+		if n := s.waitSMS(t, "01055550003", notifyText(t, holder.Resume), 1); n != 1 {
+			t.Fatalf("%d resume notices to the new phone", n)
+		}
+	})
+}
