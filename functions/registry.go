@@ -30,5 +30,6 @@ var Registry = map[string]platform.Builder{
 	"codeexpiry":    codeapi.BuildExpiry,
 
 	"clearancecheck": clearanceapi.BuildCheck,
+	"holderchecks":   clearanceapi.BuildHolderChecks,
 	"openapi":        openapi.Build,
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pccc/pccc/infra/authority"
 	"github.com/pccc/pccc/infra/localstack"
+	"github.com/pccc/pccc/shared/clearanceapi"
 	"github.com/pccc/pccc/shared/codes"
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/holder"
@@ -84,12 +85,13 @@ func TestNotifyGuessing(t *testing.T) {
 			"CLEARANCE_MISMATCH_NOTIFY_AT":       strconv.Itoa(notifyAt),
 		}))
 		phone := "01055550001"
-		_, code := s.issueWithPhone(t, "notify-guessed-"+string(kind), phone)
+		tok, code := s.issueWithPhone(t, "notify-guessed-"+string(kind), phone)
 		keyA, _ := newKey(t, s, "Guesser A", 1000)
 		keyB, _ := newKey(t, s, "Guesser B", 1000)
 
 		names := []string{"KIM MINJUN", "LEE SEOYEON", "PARK JIHO", "CHOI YUNA", "홍길동", "김철수", "이영희", "박민수"}
 		taken, matched, limited := 0, 0, 0
+		ids := map[string]bool{}
 		for i := range guesses {
 			key := keyA
 			if i%2 == 1 {
@@ -99,6 +101,7 @@ func TestNotifyGuessing(t *testing.T) {
 			switch {
 			case r.status == 200 && r.body["result"] == "mismatch":
 				taken++
+				ids[r.body["checkId"].(string)] = true
 			case r.status == 200:
 				taken++
 				matched++
@@ -143,6 +146,37 @@ func TestNotifyGuessing(t *testing.T) {
 		}
 		if strings.Contains(out.String(), "notify-guessed") || strings.Contains(out.String(), phone) {
 			t.Fatalf("the authority view names the holder:\n%s", out.String())
+		}
+
+		// The holder sees every check made against the code: its id, the
+		// time, the result and whose key made it; nothing the guesser sent.
+		r := s.call(t, "GET", "/v1/clearance/checks", tok, "", "")
+		var list struct {
+			Checks []clearanceapi.HolderCheck `json:"checks"`
+		}
+		if err := json.Unmarshal([]byte(r.raw), &list); r.status != 200 || err != nil {
+			t.Fatalf("the holder's checks: %d %s", r.status, r.raw)
+		}
+		if len(list.Checks) != taken {
+			t.Fatalf("the holder sees %d checks, %d were answered: %s", len(list.Checks), taken, r.raw)
+		}
+		for i, c := range list.Checks {
+			if !ids[c.CheckID] || c.Code != code || c.Result != "mismatch" || (c.CheckedBy != "Guesser A" && c.CheckedBy != "Guesser B") ||
+				(i > 0 && c.CheckedAt.After(list.Checks[i-1].CheckedAt)) {
+				t.Errorf("check %d: %+v", i, c)
+			}
+		}
+		for _, secret := range append(names, "0109876") {
+			if strings.Contains(r.raw, secret) {
+				t.Errorf("the holder's list holds what the guesser sent (%q)", secret)
+			}
+		}
+		// Another holder sees none of them; no session, no list.
+		if r := s.call(t, "GET", "/v1/clearance/checks", mint(t, "notify-other-"+string(kind)), "", ""); r.status != 200 || r.raw != `{"checks":[]}` {
+			t.Errorf("another holder's list: %d %s", r.status, r.raw)
+		}
+		if r := s.call(t, "GET", "/v1/clearance/checks", "", "", ""); r.status != 401 || r.errCode != "UNAUTHENTICATED" {
+			t.Errorf("without a session: %d %s", r.status, r.raw)
 		}
 	})
 }

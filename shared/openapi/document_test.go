@@ -321,7 +321,7 @@ var authentication = map[string]struct {
 	routes          []string
 	unauthenticated string // the $ref of its 401
 }{
-	"sessionToken": {append(slices.Clone(commands), codeapi.RouteLookup, codeapi.RouteRequest), "#/components/responses/Unauthenticated"},
+	"sessionToken": {append(slices.Clone(commands), codeapi.RouteLookup, codeapi.RouteRequest, clearanceapi.RouteHolderChecks), "#/components/responses/Unauthenticated"},
 	"apiKey":       {[]string{clearanceapi.RouteCheck}, "#/components/responses/KeyUnauthenticated"},
 }
 
@@ -548,6 +548,8 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 		{"Request", codeapi.RequestView{}, true},
 		{"CheckRequest", clearanceapi.CheckRequest{}, false},
 		{"CheckResult", clearanceapi.CheckResponse{}, true},
+		{"HolderChecks", clearanceapi.HolderChecksResponse{}, true},
+		{"HolderCheck", clearanceapi.HolderCheck{}, true},
 	}
 	for _, tt := range tests {
 		s := schema(t, d, tt.schema)

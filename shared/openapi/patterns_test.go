@@ -269,6 +269,7 @@ func TestRequestExamplesAreAccepted(t *testing.T) {
 		"GET /v1/codes/me":             nil,
 		"GET /v1/requests/{requestId}": nil,
 		clearanceapi.RouteCheck:        func(r *httpapi.Request) error { return second(clearanceapi.DecodeCheck(r)) },
+		clearanceapi.RouteHolderChecks: nil,
 		Route:                          nil,
 	}
 	for _, op := range d.operations(t) {
