@@ -29,8 +29,11 @@ func (f *fakeLedger) Claim(_ context.Context, id string) (bool, error) {
 	f.state[id] = "sending"
 	return true, nil
 }
-func (f *fakeLedger) Sent(_ context.Context, id string) error    { f.state[id] = "sent"; return nil }
-func (f *fakeLedger) Release(_ context.Context, id string) error { f.state[id] = "released"; return nil }
+func (f *fakeLedger) Sent(_ context.Context, id string) error { f.state[id] = "sent"; return nil }
+func (f *fakeLedger) Release(_ context.Context, id string) error {
+	f.state[id] = "released"
+	return nil
+}
 
 type fakeSQS struct{ bodies []string }
 
@@ -141,7 +144,9 @@ func TestSenderSendsEachNoticeOnce(t *testing.T) {
 // A ledger that fails: the send is not attempted without a claim.
 type brokenLedger struct{ fakeLedger }
 
-func (*brokenLedger) Claim(context.Context, string) (bool, error) { return false, errors.New("table down") }
+func (*brokenLedger) Claim(context.Context, string) (bool, error) {
+	return false, errors.New("table down")
+}
 
 func TestSenderNeedsTheClaim(t *testing.T) {
 	seal, _ := sealer.New(map[string][]byte{"k1": bytes.Repeat([]byte{7}, 32)}, "k1")
