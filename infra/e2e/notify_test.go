@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/pccc/pccc/infra/authority"
@@ -148,6 +151,13 @@ func TestNotifyGuessing(t *testing.T) {
 			t.Fatalf("the authority view names the holder:\n%s", out.String())
 		}
 
+		// No phone, name or guess in any log line of the run.
+		for _, secret := range append(names, phone, "010-5555-0001", "0109876", markerKorean) {
+			if strings.Contains(s.logs.String(), secret) {
+				t.Errorf("the logs hold %q", secret)
+			}
+		}
+
 		// The holder sees every check made against the code: its id, the
 		// time, the result and whose key made it; nothing the guesser sent.
 		r := s.call(t, "GET", "/v1/clearance/checks", tok, "", "")
@@ -223,6 +233,41 @@ func TestNotifyCodeChange(t *testing.T) {
 		s.succeeded(t, tok, id)
 		if n := s.waitSMS(t, "01055550003", notifyText(t, holder.Resume), 1); n != 1 {
 			t.Fatalf("%d resume notices to the new phone", n)
+		}
+	})
+}
+
+// TestNotifyDailyExpiry: the daily job's commands are changes like any
+// other, so the holder whose code it expires is told, once.
+func TestNotifyDailyExpiry(t *testing.T) {
+	eachStack(t, func(t *testing.T, kind localstack.Kind) {
+		s := start(t, kind, sessionEnv(nil))
+		ctx := context.Background()
+		phone := "01055550004"
+		hk := "notify-expiry-" + string(kind)
+		s.issueWithPhone(t, hk, phone)
+		// Move the code's expiry two days back, index entry and all.
+		past := time.Now().UTC().Add(-50 * time.Hour)
+		at := &types.AttributeValueMemberS{Value: past.Format(time.RFC3339Nano)}
+		if _, err := clients(t, s).DynamoDB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:        aws.String(localTable),
+			Key:              map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "HOLDER#" + hk}, "SK": &types.AttributeValueMemberS{Value: "HOLDER"}},
+			UpdateExpression: aws.String("SET expiresAt = :at, due = :at, GSI1PK = :day"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":at": at, ":day": &types.AttributeValueMemberS{Value: "EXPIRY#" + stats.Day(past)},
+			},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for run := range 2 {
+			r := s.do(t, http.MethodPost, "/_local/schedules/ExpiryFunctionDaily", "", "")
+			res, _ := r.body["result"].(map[string]any)
+			if r.status != 200 || res["queued"] != float64(1-run) {
+				t.Fatalf("expiry run %d: %d %s", run, r.status, r.raw)
+			}
+			if n := s.waitSMS(t, phone, notifyText(t, holder.Expire), 1); n != 1 {
+				t.Fatalf("after run %d: %d expiry notices: %v", run, n, s.run.Outbox().List(phone))
+			}
 		}
 	})
 }
