@@ -31,6 +31,7 @@ var Registry = map[string]platform.Builder{
 	"codeexpiry":    codeapi.BuildExpiry,
 
 	"clearancecheck": clearanceapi.BuildCheck,
+	"holderchecks":   clearanceapi.BuildHolderChecks,
 	"openapi":        openapi.Build,
 
 	"declarationfile":   declarationapi.BuildBroker,

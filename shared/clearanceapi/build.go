@@ -10,8 +10,10 @@ import (
 	"github.com/pccc/pccc/shared/apikey"
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/httpapi"
+	"github.com/pccc/pccc/shared/notify"
 	"github.com/pccc/pccc/shared/platform"
 	"github.com/pccc/pccc/shared/sealer"
+	"github.com/pccc/pccc/shared/sms"
 )
 
 // DefaultPerCodePerHour is CLEARANCE_CHECKS_PER_CODE_PER_HOUR's default: a
@@ -20,7 +22,10 @@ import (
 const DefaultPerCodePerHour = 10
 
 // BuildCheck builds the clearance check function. Besides the common
-// settings it reads CLEARANCE_CHECKS_PER_CODE_PER_HOUR (1-10000).
+// settings it reads CLEARANCE_CHECKS_PER_CODE_PER_HOUR (1-10000),
+// CLEARANCE_MISMATCH_NOTIFY_AT (1-10000, default 3: the day's mismatches
+// on one code that warn the holder and flag the code) and
+// OUTBOX_QUEUE_URL (the SMS outbox the warning goes through).
 func BuildCheck(ctx context.Context, d platform.Deps) (any, error) {
 	c, keys, err := CheckerFor(d)
 	if err != nil {
@@ -47,6 +52,18 @@ func CheckerFor(d platform.Deps) (*Checker, *dynamo.APIKeyStore, error) {
 		}
 		perCode = n
 	}
+	notifyAt := DefaultNotifyAt
+	if v := d.Getenv("CLEARANCE_MISMATCH_NOTIFY_AT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10_000 {
+			return nil, nil, errors.New("clearance: CLEARANCE_MISMATCH_NOTIFY_AT must be 1-10000")
+		}
+		notifyAt = n
+	}
+	outbox := d.Getenv("OUTBOX_QUEUE_URL")
+	if outbox == "" || d.AWS.SQS == nil {
+		return nil, nil, errors.New("clearance: OUTBOX_QUEUE_URL (the SMS outbox, for the holder's warnings) and an SQS client are required")
+	}
 	seal, err := sealer.New(d.Config.DataKeys, d.Config.DataKeyID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("clearance: PCCC_DATA_KEYS: %w", err)
@@ -57,9 +74,14 @@ func CheckerFor(d platform.Deps) (*Checker, *dynamo.APIKeyStore, error) {
 	}
 	db, table := d.AWS.DynamoDB, d.Config.TableName
 	store := dynamo.NewCodeStore(db, table, nil)
+	checks := dynamo.NewCheckStore(db, table)
+	watch := &RepeatWatcher{
+		Threshold: int64(notifyAt), Flags: checks, Now: now,
+		Notify: &notify.Notifier{Outbox: &sms.Outbox{SQS: d.AWS.SQS, QueueURL: outbox}},
+	}
 	c, err := NewChecker(Checker{
-		Codes: store, Holders: store, Sealer: seal,
-		Limiter: dynamo.NewLimiter(db, table, now), Records: dynamo.NewCheckStore(db, table),
+		Codes: store, Holders: store, Sealer: seal, Watch: watch,
+		Limiter: dynamo.NewLimiter(db, table, now), Records: checks,
 		Log: d.Log, Now: now, PerCodePerHour: perCode,
 	})
 	if err != nil {

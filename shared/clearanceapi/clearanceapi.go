@@ -91,15 +91,17 @@ type Mismatch struct {
 	CheckID   string
 	Code      string
 	HolderKey string // "" when the code names no holder
-	Day       string
-	Count     int64
+	// Phone is the holder's phone as the holder item keeps it, sealed
+	// ("" when there is none): a notice carries it to the SMS sender
+	// without this function opening it.
+	Phone string
+	Day   string
+	Count int64
 }
 
-// MismatchWatcher hears of every mismatch once it is counted. It is the
-// hook for what comes later (warning the holder through the SMS outbox
-// after repeated mismatches, flagging the code to the authority); today
-// nothing is plugged in and counting is all. It must not block: an error
-// is logged, the answer does not change.
+// MismatchWatcher hears of every mismatch once it is counted
+// (RepeatWatcher warns the holder and flags the code for the authority).
+// An error is logged, the answer does not change.
 type MismatchWatcher interface {
 	Mismatched(ctx context.Context, m Mismatch) error
 }
@@ -231,7 +233,7 @@ func (c *Checker) judge(ctx context.Context, caller apikey.Record, q clearance.Q
 		return "", "", "", err
 	}
 	now := c.Now()
-	st, reg, err := c.read(ctx, q.Code)
+	st, reg, phone, err := c.read(ctx, q.Code)
 	if err != nil {
 		return "", "", "", err
 	}
@@ -248,7 +250,7 @@ func (c *Checker) judge(ctx context.Context, caller apikey.Record, q clearance.Q
 			return "", "", "", err
 		}
 		if c.Watch != nil {
-			m := Mismatch{CheckID: id, Code: q.Code, HolderKey: st.CodeOwner, Day: day, Count: count}
+			m := Mismatch{CheckID: id, Code: q.Code, HolderKey: st.CodeOwner, Phone: phone, Day: day, Count: count}
 			if err := c.Watch.Mismatched(ctx, m); err != nil {
 				c.Log.WarnContext(ctx, "mismatch hook failed", "checkId", id, "err", err.Error())
 			}
@@ -262,15 +264,16 @@ func (c *Checker) judge(ctx context.Context, caller apikey.Record, q clearance.Q
 
 // read does the same two reads and the same four openings for every code:
 // an unknown code reads the decoy holder, and a field the holder lacks is
-// opened from the decoy.
-func (c *Checker) read(ctx context.Context, code string) (clearance.Standing, clearance.Registered, error) {
+// opened from the decoy. It also returns the code owner's phone, still
+// sealed, for a notice.
+func (c *Checker) read(ctx context.Context, code string) (clearance.Standing, clearance.Registered, string, error) {
 	var st clearance.Standing
 	owner, codeStatus, err := c.Codes.CodeOwner(ctx, code)
 	switch {
 	case err == nil:
 		st.CodeFound, st.CodeLive, st.CodeOwner = true, codeStatus == dynamo.CodeLive, owner
 	case !errors.Is(err, dynamo.ErrNoHolder):
-		return st, clearance.Registered{}, err
+		return st, clearance.Registered{}, "", err
 	}
 	hk := decoyHolder
 	if st.CodeOwner != "" {
@@ -282,7 +285,7 @@ func (c *Checker) read(ctx context.Context, code string) (clearance.Standing, cl
 		st.HolderFound, st.HolderKey, st.HolderCode = true, h.Key, h.Code
 		st.HolderStatus, st.ExpiresAt = holder.Status(h.Status), h.ExpiresAt
 	case !errors.Is(err, dynamo.ErrNoHolder):
-		return st, clearance.Registered{}, err
+		return st, clearance.Registered{}, "", err
 	}
 	plain := map[string]string{}
 	for _, f := range comparedFields {
@@ -292,7 +295,7 @@ func (c *Checker) read(ctx context.Context, code string) (clearance.Standing, cl
 		}
 		b, err := c.Sealer.Open(aad, sealed)
 		if err != nil {
-			return st, clearance.Registered{}, fmt.Errorf("open %s: %w", f, err)
+			return st, clearance.Registered{}, "", fmt.Errorf("open %s: %w", f, err)
 		}
 		if real {
 			plain[f] = string(b)
@@ -300,9 +303,13 @@ func (c *Checker) read(ctx context.Context, code string) (clearance.Standing, cl
 	}
 	d, err := holder.DetailsFromFields(plain)
 	if err != nil {
-		return st, clearance.Registered{}, err
+		return st, clearance.Registered{}, "", err
 	}
-	return st, clearance.RegisteredOf(d), nil
+	phone := ""
+	if st.HolderFound && st.HolderKey == st.CodeOwner {
+		phone = h.Sealed[holder.FieldPhone]
+	}
+	return st, clearance.RegisteredOf(d), phone, nil
 }
 
 // Endpoint serves POST /v1/clearance/checks for a caller whose key

@@ -242,6 +242,15 @@ func TestCheckSameWork(t *testing.T) {
 		if result == clearance.Match && len(f.watch.seen) != 0 {
 			t.Errorf("%s: watcher saw a match", tc.name)
 		}
+		// The watcher gets the code owner's phone still sealed, to pass on
+		// to the SMS sender; none for an unknown code.
+		if result == clearance.Mismatch {
+			m := f.watch.seen[0]
+			owner := f.holders.holders[m.HolderKey]
+			if m.Phone != owner.Sealed[holder.FieldPhone] || (tc.q.Code == unknownCode) != (m.Phone == "") || strings.Contains(m.Phone, "0101234") {
+				t.Errorf("%s: watcher got phone %q for holder %q", tc.name, m.Phone, m.HolderKey)
+			}
+		}
 	}
 	want := "Allow CodeOwner Holder Open Open Open Open Record"
 	if strings.Join(matchTrace, " ") != want || strings.Join(failureTrace, " ") != want+" CountMismatch" {

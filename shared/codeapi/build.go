@@ -13,9 +13,11 @@ import (
 	"github.com/pccc/pccc/shared/holder"
 	"github.com/pccc/pccc/shared/httpapi"
 	"github.com/pccc/pccc/shared/lifecycle"
+	"github.com/pccc/pccc/shared/notify"
 	"github.com/pccc/pccc/shared/platform"
 	"github.com/pccc/pccc/shared/sealer"
 	"github.com/pccc/pccc/shared/session"
+	"github.com/pccc/pccc/shared/sms"
 )
 
 // Policy is the code policy from the configuration.
@@ -190,11 +192,17 @@ func BuildWorker(ctx context.Context, d platform.Deps) (any, error) {
 	if now == nil {
 		now = time.Now
 	}
+	outbox := d.Getenv("OUTBOX_QUEUE_URL")
+	if outbox == "" || d.AWS.SQS == nil {
+		return nil, errors.New("worker: OUTBOX_QUEUE_URL (the SMS outbox, for the holder's notices) and an SQS client are required")
+	}
 	db, table := d.AWS.DynamoDB, d.Config.TableName
+	requests := dynamo.NewRequestStore(db, table)
 	w := &lifecycle.Worker{
 		Store:    dynamo.NewCodeStore(db, table, dynamo.NewStats(db, table)),
-		Requests: dynamo.NewRequestStore(db, table),
-		Policy:   Policy(d), Now: now, MaxReceives: maxReceives, Log: d.Log,
+		Requests: requests, Status: requests,
+		Notify: &notify.Notifier{Outbox: &sms.Outbox{SQS: d.AWS.SQS, QueueURL: outbox}},
+		Policy: Policy(d), Now: now, MaxReceives: maxReceives, Log: d.Log,
 		NewCode: func() (string, error) { return codes.New(nil) },
 	}
 	return w.Handle, nil

@@ -223,7 +223,9 @@ func Decide(d Declaration, a Action, now time.Time) (replay bool, err error) {
 // and the declaration by id only. An error is logged, never changing the
 // answer.
 type Notifier interface {
-	DeclarationFiled(ctx context.Context, holderKey, declarationID string) error
+	// DeclarationFiled: pending says it waits for the holder's answer;
+	// otherwise it was accepted at once.
+	DeclarationFiled(ctx context.Context, holderKey, declarationID string, pending bool) error
 }
 
 // ErrConflict is a state change that lost to another (the store's

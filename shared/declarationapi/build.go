@@ -12,8 +12,10 @@ import (
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/httpapi"
 	"github.com/pccc/pccc/shared/lifecycle"
+	"github.com/pccc/pccc/shared/notify"
 	"github.com/pccc/pccc/shared/platform"
 	"github.com/pccc/pccc/shared/session"
+	"github.com/pccc/pccc/shared/sms"
 )
 
 // policy reads the declaration policy; a bad setting fails the cold start.
@@ -45,9 +47,14 @@ func BuildBroker(ctx context.Context, d platform.Deps) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// CheckerFor has already required OUTBOX_QUEUE_URL and the SQS client.
 	svc := &Service{
 		Checker: checker, Store: dynamo.NewDeclarationStore(d.AWS.DynamoDB, d.Config.TableName),
 		Policy: p, Log: d.Log, Now: clock(d),
+		Notify: &notify.Notifier{
+			Outbox:  &sms.Outbox{SQS: d.AWS.SQS, QueueURL: d.Getenv("OUTBOX_QUEUE_URL")},
+			Holders: dynamo.NewCodeStore(d.AWS.DynamoDB, d.Config.TableName, nil),
+		},
 	}
 	return httpapi.Handler(d.Log, httpapi.Routes{
 		RouteFile: apikey.Require(keys, svc.File()),

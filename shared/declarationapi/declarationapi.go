@@ -210,8 +210,10 @@ func (s *Service) File() apikey.CallerEndpoint {
 		if err := s.Store.File(ctx, d); err != nil {
 			return nil, err
 		}
-		if d.Status == declaration.Pending && s.Notify != nil {
-			if err := s.Notify.DeclarationFiled(ctx, d.HolderKey, d.ID); err != nil {
+		// The holder hears of every declaration in their name, whether it
+		// waits for them or was accepted at once.
+		if s.Notify != nil {
+			if err := s.Notify.DeclarationFiled(ctx, d.HolderKey, d.ID, d.Status == declaration.Pending); err != nil {
 				s.Log.WarnContext(ctx, "declaration notification failed", "declarationId", d.ID, "err", err.Error())
 			}
 		}

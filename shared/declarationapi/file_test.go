@@ -75,17 +75,19 @@ func (m *memStore) File(_ context.Context, d declaration.Declaration) error {
 func (m *memStore) ConfirmationRequired(context.Context, string) (bool, error) { return m.wants, nil }
 
 type notifier struct {
-	calls [][2]string
-	err   error
+	calls   [][2]string
+	pending []bool
+	err     error
 }
 
-func (n *notifier) DeclarationFiled(_ context.Context, hk, id string) error {
+func (n *notifier) DeclarationFiled(_ context.Context, hk, id string, pending bool) error {
 	n.calls = append(n.calls, [2]string{hk, id})
+	n.pending = append(n.pending, pending)
 	return n.err
 }
 
 // A filing: the check, then the declaration, pending or accepted by the
-// holder's setting; the notifier hears of pending ones only, and its
+// holder's setting; the notifier hears of each (and whether it waits), and its
 // failure changes nothing but a log line without personal data; a
 // mismatch files nothing and is the check's answer.
 func TestFile(t *testing.T) {
@@ -110,7 +112,7 @@ func TestFile(t *testing.T) {
 	}{
 		{"confirmation on", true, nil, body("HONG GILDONG"), 201, declaration.Pending, 1},
 		{"confirmation on, the notifier failing", true, errors.New("push service down"), body("홍길동"), 201, declaration.Pending, 1},
-		{"confirmation off", false, nil, body("HONG GILDONG"), 201, declaration.Accepted, 0},
+		{"confirmation off", false, nil, body("HONG GILDONG"), 201, declaration.Accepted, 1},
 		{"a mismatch", true, nil, body("NOBODY"), 200, "", 0},
 	}
 	for _, tt := range tests {
@@ -143,8 +145,8 @@ func TestFile(t *testing.T) {
 			if d := store.filed[0]; d.HolderKey != hk || d.KeyID != caller.ID || d.Goods.Value != "49.9" {
 				t.Errorf("filed %+v", d)
 			}
-			if len(n.calls) != tt.wantNotices || (tt.wantNotices == 1 && n.calls[0] != [2]string{hk, v.ID}) {
-				t.Errorf("notifier heard %v", n.calls)
+			if len(n.calls) != tt.wantNotices || (tt.wantNotices == 1 && (n.calls[0] != [2]string{hk, v.ID} || n.pending[0] != (tt.wantStatus == declaration.Pending))) {
+				t.Errorf("notifier heard %v (pending %v)", n.calls, n.pending)
 			}
 			l := logs.String()
 			if tt.notifyErr != nil && !strings.Contains(l, "declaration notification failed") {

@@ -101,31 +101,55 @@ func MismatchKey(code, day string) string { return "CHECKMISS#" + code + "#" + d
 
 // CountMismatch adds one to the code's mismatches on day (YYYY-MM-DD, a
 // Korean day) and returns the day's count so far.
+//
+// The counter is updated where it exists and put where it does not,
+// instead of one upserting UpdateItem: minidyn, the embedded stack's
+// DynamoDB, loses another item's index entry when an UpdateItem creates
+// an item with index keys (v0.8.2, index.updateData), which hid the day's
+// flagged codes and holders' checks from queries. Real DynamoDB does not
+// care; the first mismatch of a code on a day costs one write more.
 func (st *CheckStore) CountMismatch(ctx context.Context, code, day string, at time.Time) (int64, error) {
-	h := fnv.New32a()
-	h.Write([]byte(code))
-	shard := strconv.Itoa(int(h.Sum32() % mismatchShards))
-	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:        aws.String(st.table),
-		Key:              map[string]types.AttributeValue{AttrPK: s(MismatchKey(code, day)), AttrSK: s("COUNT")},
-		UpdateExpression: aws.String("ADD #count :one SET code = :code, #day = :day, lastAt = :at, #ttl = :ttl, #gpk = :gpk, #gsk = :code"),
-		ExpressionAttributeNames: map[string]string{
-			"#count": "count", "#day": "day", "#ttl": AttrTTL, "#gpk": AttrGSI1PK, "#gsk": AttrGSI1SK,
-		},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":one": n(1), ":code": s(code), ":day": s(day), ":at": ts(at),
-			":ttl": n(at.Add(mismatchRetention).Unix()), ":gpk": s("CHECKMISS#" + day + "#" + shard),
-		},
-		ReturnValues: types.ReturnValueUpdatedNew,
-	})
-	if err != nil {
-		return 0, translate("count mismatch", err)
+	key := map[string]types.AttributeValue{AttrPK: s(MismatchKey(code, day)), AttrSK: s("COUNT")}
+	for range 2 {
+		out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(st.table),
+			Key:                       key,
+			UpdateExpression:          aws.String("ADD #count :one SET lastAt = :at"),
+			ConditionExpression:       aws.String("attribute_exists(PK)"),
+			ExpressionAttributeNames:  map[string]string{"#count": "count"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1), ":at": ts(at)},
+			ReturnValues:              types.ReturnValueUpdatedNew,
+		})
+		var cf *types.ConditionalCheckFailedException
+		if errors.As(err, &cf) {
+			h := fnv.New32a()
+			h.Write([]byte(code))
+			shard := strconv.Itoa(int(h.Sum32() % mismatchShards))
+			item := map[string]types.AttributeValue{
+				AttrPK: key[AttrPK], AttrSK: key[AttrSK], "count": n(1), "code": s(code), "day": s(day), "lastAt": ts(at),
+				AttrTTL: n(at.Add(mismatchRetention).Unix()), AttrGSI1PK: s("CHECKMISS#" + day + "#" + shard), AttrGSI1SK: s(code),
+			}
+			_, err = st.db.PutItem(ctx, &dynamodb.PutItemInput{
+				TableName: aws.String(st.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)"),
+			})
+			if errors.As(err, &cf) {
+				continue // another check put it first: add to it
+			}
+			if err != nil {
+				return 0, translate("count mismatch", err)
+			}
+			return 1, nil
+		}
+		if err != nil {
+			return 0, translate("count mismatch", err)
+		}
+		count, ok := num(out.Attributes, "count")
+		if !ok {
+			return 0, errors.New("count mismatch: no count returned")
+		}
+		return count, nil
 	}
-	count, ok := num(out.Attributes, "count")
-	if !ok {
-		return 0, errors.New("count mismatch: no count returned")
-	}
-	return count, nil
+	return 0, errors.New("count mismatch: the counter keeps changing")
 }
 
 // ChecksOf lists a holder's latest checks, newest first, from the index:
@@ -158,4 +182,121 @@ func (st *CheckStore) ChecksOf(ctx context.Context, hk string, limit int) ([]Che
 		checks = append(checks, c)
 	}
 	return checks, nil
+}
+
+// Codes with repeated mismatches, for the authority:
+// CHECKFLAG#<code>#<day> / FLAG, written once a code's mismatches on a day
+// reach the notice threshold and kept up to date after, with
+// GSI1 = MISMATCHES#<day> / <code> so the day's flagged codes are one
+// query. It holds the code, the day, the count and whether the holder's
+// notice was queued; no personal data.
+
+// MismatchFlag is one flagged code on one day.
+type MismatchFlag struct {
+	Code     string
+	Day      string
+	Count    int64
+	FirstAt  time.Time
+	LastAt   time.Time
+	Notified bool // the holder's notice was queued
+}
+
+// FlagKey is the partition key of a code's flag on day.
+func FlagKey(code, day string) string { return "CHECKFLAG#" + code + "#" + day }
+
+// Flag records that code had count mismatches on day and reports whether
+// the holder's notice was queued already. Like CountMismatch it updates
+// the flag where it exists and puts it where it does not.
+func (st *CheckStore) Flag(ctx context.Context, code, day string, count int64, at time.Time) (notified bool, err error) {
+	key := map[string]types.AttributeValue{AttrPK: s(FlagKey(code, day)), AttrSK: s("FLAG")}
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(st.table),
+		Key:       key,
+		// The count only grows: two checks crossing at once leave the
+		// larger.
+		UpdateExpression:          aws.String("SET #count = :count, lastAt = :at"),
+		ConditionExpression:       aws.String("attribute_exists(PK) AND #count < :count"),
+		ExpressionAttributeNames:  map[string]string{"#count": "count"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":at": ts(at), ":count": n(count)},
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	var cf *types.ConditionalCheckFailedException
+	if err == nil {
+		_, notified = out.Attributes["notifiedAt"]
+		return notified, nil
+	}
+	if !errors.As(err, &cf) {
+		return false, translate("flag mismatches", err)
+	}
+	item := map[string]types.AttributeValue{
+		AttrPK: key[AttrPK], AttrSK: key[AttrSK], "code": s(code), "day": s(day), "count": n(count),
+		"firstAt": ts(at), "lastAt": ts(at), AttrTTL: n(at.Add(mismatchRetention).Unix()),
+		AttrGSI1PK: s("MISMATCHES#" + day), AttrGSI1SK: s(code),
+	}
+	_, err = st.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(st.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)"),
+	})
+	if errors.As(err, &cf) {
+		// A later count is there already (two checks at once). Whether
+		// its writer queued the notice is unknown: queue it again, the
+		// sender sends a notice once.
+		return false, nil
+	}
+	if err != nil {
+		return false, translate("flag mismatches", err)
+	}
+	return false, nil
+}
+
+// MarkNotified records that the holder's notice for code on day was queued.
+func (st *CheckStore) MarkNotified(ctx context.Context, code, day string, at time.Time) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(st.table),
+		Key:                       map[string]types.AttributeValue{AttrPK: s(FlagKey(code, day)), AttrSK: s("FLAG")},
+		UpdateExpression:          aws.String("SET notifiedAt = if_not_exists(notifiedAt, :at)"),
+		ConditionExpression:       aws.String("attribute_exists(PK)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":at": ts(at)},
+	})
+	if err != nil {
+		return translate("mark notified", err)
+	}
+	return nil
+}
+
+// Flagged lists the codes flagged on day (YYYY-MM-DD, a Korean day), in
+// code order: what the authority sees. It needs Query on GSI1.
+func (st *CheckStore) Flagged(ctx context.Context, day string) ([]MismatchFlag, error) {
+	var flags []MismatchFlag
+	var start map[string]types.AttributeValue
+	for {
+		out, err := st.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 aws.String(st.table),
+			IndexName:                 aws.String(IndexGSI1),
+			KeyConditionExpression:    aws.String("#pk = :pk"),
+			ExpressionAttributeNames:  map[string]string{"#pk": AttrGSI1PK},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("MISMATCHES#" + day)},
+			ExclusiveStartKey:         start,
+		})
+		if err != nil {
+			return nil, translate("query flagged codes", err)
+		}
+		for _, item := range out.Items {
+			var f MismatchFlag
+			f.Code, _ = str(item, "code")
+			f.Day, _ = str(item, "day")
+			f.Count, _ = num(item, "count")
+			if v, ok := str(item, "firstAt"); ok {
+				f.FirstAt, _ = time.Parse(time.RFC3339Nano, v)
+			}
+			if v, ok := str(item, "lastAt"); ok {
+				f.LastAt, _ = time.Parse(time.RFC3339Nano, v)
+			}
+			_, f.Notified = item["notifiedAt"]
+			flags = append(flags, f)
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return flags, nil
+		}
+		start = out.LastEvaluatedKey
+	}
 }

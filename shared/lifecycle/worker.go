@@ -29,12 +29,38 @@ type Failer interface {
 	Fail(ctx context.Context, id, reason string) error
 }
 
+// ChangeNotifier tells a holder of a change to their code (notify.Notifier).
+// The notice is named by the request, so queueing it again sends nothing
+// twice.
+type ChangeNotifier interface {
+	CodeChanged(ctx context.Context, holderKey, sealedPhone, requestID string, kind holder.Kind) error
+}
+
+// RequestReader reads a request (dynamo.RequestStore).
+type RequestReader interface {
+	Get(ctx context.Context, id string) (dynamo.Request, error)
+}
+
+// ErrNotice is a change applied whose notice could not be queued: the
+// message is retried, and the retry, finding the change applied, queues
+// the notice again.
+var ErrNotice = errors.New("the change's notice could not be queued")
+
 // Worker carries out queued commands.
 type Worker struct {
 	Store    CodeStore
 	Requests Failer
-	Policy   holder.Policy
-	Now      func() time.Time
+	// Notify hears of every change applied (nil: no notices). A change is
+	// one transaction; its notice follows it, and is queued again whenever
+	// the command comes back after it was applied (the worker died between
+	// the two, or the queue delivered twice), so a crash loses no notice.
+	Notify ChangeNotifier
+	// Status tells a late duplicate of a command that succeeded, which the
+	// rules now refuse (a second suspend), from a command refused outright;
+	// required with Notify.
+	Status RequestReader
+	Policy holder.Policy
+	Now    func() time.Time
 	// NewCode returns a fresh code (codes.New with crypto/rand).
 	NewCode func() (string, error)
 	// MaxReceives is the queue's maxReceiveCount: at that receive a
@@ -62,6 +88,12 @@ func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 		m, err := ParseMessage(rec.Body)
 		if err == nil {
 			err = w.Execute(ctx, m)
+		}
+		if errors.Is(err, ErrNotice) && p.LastReceive(rec) {
+			// The change stands; only its notice is lost. The command
+			// must not end in the dead-letter queue as if it had failed.
+			w.Log.ErrorContext(ctx, "notice lost after the last receive", "requestId", m.RequestID, "kind", string(m.Kind), "err", err.Error())
+			return nil
 		}
 		if err != nil && m.RequestID != "" && p.LastReceive(rec) {
 			if ferr := w.Requests.Fail(ctx, m.RequestID, ReasonUnprocessable); ferr != nil {
@@ -100,7 +132,10 @@ func (w *Worker) Execute(ctx context.Context, m Message) error {
 				// The holder changed since the API looked, or this is a
 				// late duplicate of a command that already succeeded (Fail
 				// never overwrites a success).
-				return w.Requests.Fail(ctx, m.RequestID, refusal.Message)
+				if err := w.Requests.Fail(ctx, m.RequestID, refusal.Message); err != nil {
+					return err
+				}
+				return w.noticeIfSucceeded(ctx, h, m)
 			}
 			return err
 		}
@@ -120,10 +155,10 @@ func (w *Worker) Execute(ctx context.Context, m Message) error {
 		switch err := w.Store.Apply(ctx, c); {
 		case err == nil:
 			w.Log.InfoContext(ctx, "command applied", "requestId", m.RequestID, "kind", string(m.Kind), "status", string(next.Status))
-			return nil
+			return w.notice(ctx, noticePhone(h, c.New, m.Kind), m)
 		case errors.Is(err, dynamo.ErrApplied):
 			w.Log.InfoContext(ctx, "command already applied", "requestId", m.RequestID, "kind", string(m.Kind))
-			return nil
+			return w.notice(ctx, h.Sealed[holder.FieldPhone], m)
 		case errors.Is(err, dynamo.ErrCodeTaken), errors.Is(err, dynamo.ErrStaleHolder), errors.Is(err, dynamo.ErrAlreadyIssued):
 			continue // read again and decide again
 		default:
@@ -131,6 +166,47 @@ func (w *Worker) Execute(ctx context.Context, m Message) error {
 		}
 	}
 	return fmt.Errorf("request %s: still conflicting after %d attempts", m.RequestID, attemptsPerDelivery)
+}
+
+// noticePhone is the sealed phone a change's notice goes to: the one
+// registered before the change (a changed phone's old owner hears of it),
+// or the new one when there was none (an issue).
+func noticePhone(old, next dynamo.Holder, k holder.Kind) string {
+	if p := old.Sealed[holder.FieldPhone]; p != "" && k != holder.Issue {
+		return p
+	}
+	return next.Sealed[holder.FieldPhone]
+}
+
+// notice queues the notice of an applied change.
+func (w *Worker) notice(ctx context.Context, sealedPhone string, m Message) error {
+	if w.Notify == nil {
+		return nil
+	}
+	if err := w.Notify.CodeChanged(ctx, m.HolderKey, sealedPhone, m.RequestID, m.Kind); err != nil {
+		return fmt.Errorf("%w: %w", ErrNotice, err)
+	}
+	return nil
+}
+
+// noticeIfSucceeded queues the notice of a command the rules refuse now
+// but that succeeded before: a duplicate delivery after the change, maybe
+// after a worker died before its notice.
+func (w *Worker) noticeIfSucceeded(ctx context.Context, h dynamo.Holder, m Message) error {
+	if w.Notify == nil || w.Status == nil {
+		return nil
+	}
+	r, err := w.Status.Get(ctx, m.RequestID)
+	if errors.Is(err, dynamo.ErrNoRequest) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: read request: %w", ErrNotice, err)
+	}
+	if r.Status != dynamo.RequestSucceeded {
+		return nil
+	}
+	return w.notice(ctx, h.Sealed[holder.FieldPhone], m)
 }
 
 // stored is the holder item to write: the decided record, the sealed

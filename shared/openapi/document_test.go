@@ -323,7 +323,7 @@ var authentication = map[string]struct {
 	routes          []string
 	unauthenticated string // the $ref of its 401
 }{
-	"sessionToken": {append(slices.Clone(commands), codeapi.RouteLookup, codeapi.RouteRequest,
+	"sessionToken": {append(slices.Clone(commands), codeapi.RouteLookup, codeapi.RouteRequest, clearanceapi.RouteHolderChecks,
 		declarationapi.RouteList, declarationapi.RouteConfirm, declarationapi.RouteDeny,
 		declarationapi.RouteSetting, declarationapi.RouteSetSetting), "#/components/responses/Unauthenticated"},
 	"apiKey": {[]string{clearanceapi.RouteCheck, declarationapi.RouteFile, declarationapi.RouteGet}, "#/components/responses/KeyUnauthenticated"},
@@ -560,6 +560,8 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 		{"DeclarationList", declarationapi.List{}, true},
 		{"ConfirmationRequest", declarationapi.SettingRequest{}, false},
 		{"ConfirmationSetting", declarationapi.Setting{}, true},
+		{"HolderChecks", clearanceapi.HolderChecksResponse{}, true},
+		{"HolderCheck", clearanceapi.HolderCheck{}, true},
 	}
 	for _, tt := range tests {
 		s := schema(t, d, tt.schema)

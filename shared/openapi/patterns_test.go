@@ -313,6 +313,7 @@ func TestRequestExamplesAreAccepted(t *testing.T) {
 		declarationapi.RouteDeny:       declarationapi.DecodeEmpty,
 		declarationapi.RouteSetting:    nil,
 		declarationapi.RouteSetSetting: func(r *httpapi.Request) error { return second(declarationapi.DecodeSetting(r)) },
+		clearanceapi.RouteHolderChecks: nil,
 		Route:                          nil,
 	}
 	for _, op := range d.operations(t) {

@@ -47,6 +47,7 @@ func BuildSender(ctx context.Context, d platform.Deps) (any, error) {
 		Provider:    provider,
 		Opener:      seal,
 		Deliveries:  dynamo.NewVerificationStore(d.AWS.DynamoDB, cfg.TableName, d.Now),
+		Notices:     dynamo.NewNoticeStore(d.AWS.DynamoDB, cfg.TableName, d.Now),
 		MaxReceives: maxReceives,
 		Log:         d.Log,
 	}

@@ -1,0 +1,173 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/pccc/pccc/shared/dynamo"
+	"github.com/pccc/pccc/shared/holder"
+)
+
+type queued struct{ id, hk, phone, text string }
+
+type fakeOutbox struct {
+	sent []queued
+	err  error
+}
+
+func (f *fakeOutbox) EnqueueNotice(_ context.Context, id, hk, phone, text string) error {
+	if f.err != nil {
+		return f.err
+	}
+	f.sent = append(f.sent, queued{id, hk, phone, text})
+	return nil
+}
+
+type fakeHolders map[string]dynamo.Holder
+
+func (f fakeHolders) Holder(_ context.Context, hk string) (dynamo.Holder, error) {
+	h, ok := f[hk]
+	if !ok {
+		return dynamo.Holder{}, dynamo.ErrNoHolder
+	}
+	return h, nil
+}
+
+// Marker personal data of a holder: none of it may reach a text.
+var marker = []string{"홍길동", "HONG", "GILDONG", "01012345678", "010-1234-5678", "04524", "세종대로", "hong@example.com", "ACME"}
+
+const code = "P247732688745"
+
+// Every text is Korean and English, starts with the prefix, and carries
+// nothing personal: no name, phone, address or e-mail, no broker, and of
+// the code at most its last four digits.
+func TestTextsCarryNoPersonalData(t *testing.T) {
+	texts := map[string]string{"mismatch": MismatchText(Last4(code)), "mismatch without digits": MismatchText(""), "declaration": DeclarationText, "declaration accepted": DeclarationAcceptedText}
+	for _, k := range holder.Kinds() {
+		text, ok := ChangeText(k)
+		if !ok {
+			t.Fatalf("no notice for %s", k)
+		}
+		texts[string(k)] = text
+	}
+	if _, ok := ChangeText("frobnicate"); ok {
+		t.Fatal("a text for an unknown kind")
+	}
+	hangul, latin := regexp.MustCompile(`\p{Hangul}`), regexp.MustCompile(`[A-Za-z]{4,}`)
+	digits := regexp.MustCompile(`[0-9]+`)
+	seen := map[string]string{}
+	for name, text := range texts {
+		if !strings.HasPrefix(text, Prefix) || !hangul.MatchString(text) || !latin.MatchString(text) {
+			t.Errorf("%s: not a Korean and English notice: %q", name, text)
+		}
+		for _, m := range marker {
+			if strings.Contains(text, m) {
+				t.Errorf("%s: holds %q", name, m)
+			}
+		}
+		for _, d := range digits.FindAllString(text, -1) {
+			if d != "30" && d != "8745" {
+				t.Errorf("%s: holds the digits %q", name, d)
+			}
+		}
+		if strings.Contains(text, code) || strings.Contains(text, code[1:9]) {
+			t.Errorf("%s: holds the code", name)
+		}
+		if other, dup := seen[text]; dup {
+			t.Errorf("%s and %s read the same", name, other)
+		}
+		seen[text] = name
+	}
+	if !strings.Contains(MismatchText(Last4(code)), "8745") || Last4("P1") != "" {
+		t.Error("the mismatch notice names the code by its last four digits only")
+	}
+	for _, k := range []holder.Kind{holder.Reissue, holder.Suspend, holder.Issue} {
+		if text, _ := ChangeText(k); !strings.Contains(text, "If this was not you") {
+			t.Errorf("%s: does not say what to do if it was not the holder", k)
+		}
+	}
+}
+
+// One notice per (holder, event): the same holder and event always give
+// the same id, which is what the sender sends once; anything else differs.
+func TestNoticeIDs(t *testing.T) {
+	ids := map[string]string{}
+	for _, c := range []struct{ hk, event string }{
+		{"hk1", changeEvent("r1")}, {"hk1", changeEvent("r2")}, {"hk2", changeEvent("r1")},
+		{"hk1", mismatchEvent(code, "2026-12-01")}, {"hk1", mismatchEvent(code, "2026-12-02")},
+		{"hk1", mismatchEvent("P100000000005", "2026-12-01")}, {"", mismatchEvent(code, "2026-12-01")},
+		{"hk1", declarationEvent("d1")}, {"hk1", declarationEvent("r1")},
+	} {
+		id := NoticeID(c.hk, c.event)
+		if id != NoticeID(c.hk, c.event) || len(id) != 22 || !regexp.MustCompile(`^[A-Za-z0-9_-]{22}$`).MatchString(id) {
+			t.Fatalf("id %q for %q %q", id, c.hk, c.event)
+		}
+		if prev, dup := ids[id]; dup {
+			t.Fatalf("%q and %q share an id", prev, c.hk+c.event)
+		}
+		ids[id] = c.hk + c.event
+	}
+}
+
+func TestNotifierQueues(t *testing.T) {
+	ctx := context.Background()
+	out := &fakeOutbox{}
+	n := &Notifier{Outbox: out, Holders: fakeHolders{
+		"hk1": {Key: "hk1", Sealed: map[string]string{holder.FieldPhone: "v1.k1.sealed-phone"}},
+		"hk2": {Key: "hk2", Sealed: map[string]string{}},
+	}}
+	// A change, twice (a redelivery): the same notice id both times.
+	for range 2 {
+		if err := n.CodeChanged(ctx, "hk1", "v1.k1.sealed-phone", "r1", holder.Suspend); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(out.sent) != 2 || out.sent[0] != out.sent[1] {
+		t.Fatalf("queued %+v", out.sent)
+	}
+	want, _ := ChangeText(holder.Suspend)
+	if q := out.sent[0]; q.hk != "hk1" || q.phone != "v1.k1.sealed-phone" || q.text != want || q.id != NoticeID("hk1", changeEvent("r1")) {
+		t.Fatalf("queued %+v", q)
+	}
+	if err := n.CodeChanged(ctx, "hk1", "", "r2", holder.Suspend); err != nil || len(out.sent) != 2 {
+		t.Fatalf("a holder without a phone: %v %d", err, len(out.sent))
+	}
+	if err := n.CodeChanged(ctx, "hk1", "p", "r2", "frobnicate"); err == nil {
+		t.Fatal("an unknown kind was queued")
+	}
+
+	// Declarations: the holder's phone read from the holder item, as sealed.
+	if err := n.DeclarationFiled(ctx, "hk1", "decl-1", true); err != nil {
+		t.Fatal(err)
+	}
+	if q := out.sent[2]; q.phone != "v1.k1.sealed-phone" || q.text != DeclarationText || q.id != NoticeID("hk1", declarationEvent("decl-1")) {
+		t.Fatalf("declaration %+v", q)
+	}
+	// One accepted at once: told too, with what to do if it was not them.
+	if err := n.DeclarationFiled(ctx, "hk1", "decl-3", false); err != nil {
+		t.Fatal(err)
+	}
+	if q := out.sent[3]; q.text != DeclarationAcceptedText || q.id != NoticeID("hk1", declarationEvent("decl-3")) {
+		t.Fatalf("accepted declaration %+v", q)
+	}
+	for _, hk := range []string{"hk2", "nobody"} {
+		if err := n.DeclarationFiled(ctx, hk, "decl-1", true); err != nil || len(out.sent) != 4 {
+			t.Fatalf("%s: %v, %d queued", hk, err, len(out.sent))
+		}
+	}
+
+	// Mismatches: queued for an unknown code too, with nobody to tell.
+	if err := n.RepeatedMismatches(ctx, "", "", code, "2026-12-01"); err != nil {
+		t.Fatal(err)
+	}
+	if q := out.sent[4]; q.hk != "" || q.phone != "" || q.text != MismatchText("8745") {
+		t.Fatalf("mismatch %+v", q)
+	}
+	out.err = errors.New("sqs down")
+	if err := n.DeclarationFiled(ctx, "hk1", "decl-2", true); err == nil {
+		t.Fatal("a failed enqueue was swallowed")
+	}
+}
