@@ -476,3 +476,56 @@ func TestDeclarationThrottledLikeChecks(t *testing.T) {
 		}
 	})
 }
+
+// TestDeclarationKeyed: a filing sent again with its Idempotency-Key gets
+// the first answer, not a second declaration; the key with another body
+// is a 409; keys are per API key.
+func TestDeclarationKeyed(t *testing.T) {
+	eachStack(t, func(t *testing.T, kind localstack.Kind) {
+		s := start(t, kind, sessionEnv(map[string]string{"CLEARANCE_CHECKS_PER_CODE_PER_HOUR": "1000"}))
+		key, _ := newKey(t, s, "ACME Express", 1000)
+		other, _ := newKey(t, s, "Other Broker", 1000)
+		tok, code := s.liveHolder(t, "decl-keyed-"+string(kind))
+		file := func(apiKey, idem, body string) reply {
+			return s.send(t, http.MethodPost, declPath, map[string]string{
+				"Content-Type": "application/json", "Authorization": "ApiKey " + apiKey, "Idempotency-Key": idem}, body)
+		}
+		body := declBody(code, "마커테스트")
+		first := file(key, "filing-1", body)
+		id, _ := first.body["id"].(string)
+		if first.status != http.StatusCreated || len(id) != 22 {
+			t.Fatalf("first: %d %s", first.status, first.raw)
+		}
+		again := file(key, "filing-1", body)
+		if again.status != http.StatusCreated || again.body["id"] != id || again.header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("sent again: %d %s (replayed %q), want the first answer", again.status, again.raw, again.header.Get("Idempotent-Replayed"))
+		}
+		if r := file(key, "filing-1", body); r.status != http.StatusCreated || r.body["id"] != id {
+			t.Fatalf("a third time: %d %s, want the first answer", r.status, r.raw)
+		}
+		other2 := strings.Replace(body, "cj-1234567890", "cj-9999999999", 1)
+		if other2 == body {
+			t.Fatal("the other body is the same")
+		}
+		if r := file(key, "filing-1", other2); r.status != http.StatusConflict || r.errCode != "CONFLICT" {
+			t.Errorf("the key with another body: %d %s", r.status, r.raw)
+		}
+		if r := file(other, "filing-1", body); r.status != http.StatusCreated || r.body["id"] == id {
+			t.Errorf("another API key's filing-1: %d %s, want a declaration of its own", r.status, r.raw)
+		}
+		if r := file(key, strings.Repeat("k", 129), body); r.status != http.StatusBadRequest || r.fields["Idempotency-Key"] == nil {
+			t.Errorf("a bad key: %d %s", r.status, r.raw)
+		}
+		got := 0
+		for _, l := range []string{"pending", "accepted"} {
+			for _, d := range s.listed(t, tok, l) {
+				if d == id {
+					got++
+				}
+			}
+		}
+		if got != 1 {
+			t.Errorf("the holder lists the keyed filing %d times", got)
+		}
+	})
+}

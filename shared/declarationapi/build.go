@@ -11,6 +11,7 @@ import (
 	"github.com/pccc/pccc/shared/declaration"
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/httpapi"
+	"github.com/pccc/pccc/shared/idempotency"
 	"github.com/pccc/pccc/shared/lifecycle"
 	"github.com/pccc/pccc/shared/notify"
 	"github.com/pccc/pccc/shared/platform"
@@ -56,8 +57,11 @@ func BuildBroker(ctx context.Context, d platform.Deps) (any, error) {
 			Holders: dynamo.NewCodeStore(d.AWS.DynamoDB, d.Config.TableName, nil),
 		},
 	}
+	// A filing sent again with its Idempotency-Key (a lost answer) gets
+	// the first answer, not a second declaration.
+	guard := &idempotency.Guard{Store: dynamo.NewIdempotencyStore(d.AWS.DynamoDB, d.Config.TableName), Now: clock(d), Log: d.Log}
 	return httpapi.Handler(d.Log, httpapi.Routes{
-		RouteFile: apikey.Require(keys, svc.File()),
+		RouteFile: apikey.Require(keys, guard.Caller(svc.File())),
 		RouteGet:  apikey.Require(keys, svc.Get()),
 	}), nil
 }

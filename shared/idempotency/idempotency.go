@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/pccc/pccc/shared/apikey"
 	"github.com/pccc/pccc/shared/apperr"
 	"github.com/pccc/pccc/shared/httpapi"
 	"github.com/pccc/pccc/shared/session"
@@ -177,6 +178,28 @@ func (g *Guard) Holder(next session.HolderEndpoint) session.HolderEndpoint {
 		}
 		return g.Do(ctx, c.HolderKey, key, Fingerprint(req.Event.RouteKey, body), func(ctx context.Context) (*httpapi.Response, error) {
 			return next(ctx, req, c)
+		})
+	}
+}
+
+// Caller wraps an endpoint behind an API key: the scope of a key is the
+// API key's id, so two brokers' keys never meet (nor a holder's, whose
+// scope is 64 hex digits). Without the header the endpoint runs as is.
+func (g *Guard) Caller(next apikey.CallerEndpoint) apikey.CallerEndpoint {
+	return func(ctx context.Context, req *httpapi.Request, caller apikey.Record) (*httpapi.Response, error) {
+		key, err := ParseKey(req.Header(Header))
+		if err != nil {
+			return nil, err
+		}
+		if key == "" {
+			return next(ctx, req, caller)
+		}
+		body, err := httpapi.Body(req)
+		if err != nil {
+			return nil, err
+		}
+		return g.Do(ctx, "apikey:"+caller.ID, key, Fingerprint(req.Event.RouteKey, body), func(ctx context.Context) (*httpapi.Response, error) {
+			return next(ctx, req, caller)
 		})
 	}
 }
