@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -97,7 +98,12 @@ func Handler(log *slog.Logger, routes Routes) LambdaHandler {
 		out, err := ep(ctx, req)
 		if err != nil {
 			e := apperr.As(err)
-			if e.Code == apperr.Internal {
+			if e.Code == apperr.Internal && transient(err) {
+				// A dependency that timed out or could not be reached: a
+				// retry may well work, so say so instead of 500.
+				log.WarnContext(ctx, "dependency unavailable", "route", ev.RouteKey, "err", err.Error())
+				e = apperr.New(apperr.Overloaded, "The service is busy. Please try again shortly.").WithRetryAfter(time.Second)
+			} else if e.Code == apperr.Internal {
 				// The cause is for us; the client gets "Internal error." only.
 				log.ErrorContext(ctx, "internal error", "route", ev.RouteKey, "err", err.Error())
 				e = apperr.New(apperr.Internal, "Internal error.")
@@ -108,6 +114,17 @@ func Handler(log *slog.Logger, routes Routes) LambdaHandler {
 		}
 		return render(req.RequestID, out), nil
 	}
+}
+
+// transient is an error a retry may not meet: a deadline passed or a
+// dependency's connection failed (the AWS SDK wraps the net.Error, and
+// gives up with it after its own retries).
+func transient(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne)
 }
 
 func render(requestID string, out *Response) events.APIGatewayV2HTTPResponse {

@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -105,6 +107,13 @@ func TestHandlerRendersErrorsAndResults(t *testing.T) {
 		"POST /boom": func(ctx context.Context, r *Request) (*Response, error) {
 			return nil, errors.New("secret internal detail")
 		},
+		"POST /timeout": func(ctx context.Context, r *Request) (*Response, error) {
+			return nil, fmt.Errorf("get holder: %w", context.DeadlineExceeded)
+		},
+		"POST /unreachable": func(ctx context.Context, r *Request) (*Response, error) {
+			_, err := net.Dial("tcp", "127.0.0.1:1") // nothing listens on port 1
+			return nil, fmt.Errorf("send command to 10.0.0.1: %w", err)
+		},
 		"POST /panic": func(ctx context.Context, r *Request) (*Response, error) {
 			panic("oh no")
 		},
@@ -143,6 +152,16 @@ func TestHandlerRendersErrorsAndResults(t *testing.T) {
 		}
 		if strings.Contains(r.Body, "secret") || strings.Contains(r.Body, "oh no") {
 			t.Fatalf("%s leaks the cause: %s", route, r.Body)
+		}
+	}
+	// A dependency timed out or unreachable: 503 with Retry-After, as a
+	// retry may work; the cause stays in the log.
+	for _, route := range []string{"POST /timeout", "POST /unreachable"} {
+		r := call(route)
+		body := errorBodyOf(t, r)
+		errObj := body["error"].(map[string]any)
+		if r.StatusCode != 503 || errObj["code"] != "OVERLOADED" || r.Headers["Retry-After"] != "1" || strings.Contains(r.Body, "10.0.0.1") {
+			t.Fatalf("%s: %d %v %s", route, r.StatusCode, r.Headers, r.Body)
 		}
 	}
 	body := errorBodyOf(t, call("POST /fields"))
