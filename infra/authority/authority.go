@@ -12,12 +12,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/url"
 	"text/tabwriter"
 	"time"
 
-	"github.com/pccc/pccc/shared/awsclient"
+	"github.com/pccc/pccc/infra/operator"
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/stats"
 )
@@ -42,29 +40,11 @@ The operator's role needs dynamodb:Query on the table's GSI1.
 // Main builds the store from the environment and runs the command in args
 // (without the program name).
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("pccc-authority", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, Usage) }
-	table := fs.String("table", getenv("TABLE_NAME"), "the DynamoDB table")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *table == "" {
-		return errors.New("no table: set -table or TABLE_NAME")
-	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return errors.New("no command")
-	}
-	opts := awsclient.Options{Region: getenv("AWS_REGION")}
-	if ep := getenv("AWS_ENDPOINT_URL_DYNAMODB"); loopback(ep) {
-		opts.DynamoDBEndpoint = ep // dummy credentials and no checksums for the emulators
-	}
-	c, err := awsclient.New(ctx, opts)
+	db, table, rest, err := operator.Setup(ctx, "pccc-authority", Usage, args, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	return Run(ctx, dynamo.NewCheckStore(c.DynamoDB, *table), fs.Args(), time.Now, stdout, stderr)
+	return Run(ctx, dynamo.NewCheckStore(db, table), rest, time.Now, stdout, stderr)
 }
 
 // Run carries out one command.
@@ -100,16 +80,4 @@ func Run(ctx context.Context, st Flags, args []string, now func() time.Time, std
 	}
 	fmt.Fprintf(stdout, "%d codes on %s\n", len(flags), *day)
 	return nil
-}
-
-func loopback(endpoint string) bool {
-	u, err := url.Parse(endpoint)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	if u.Hostname() == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(u.Hostname())
-	return ip != nil && ip.IsLoopback()
 }

@@ -11,13 +11,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/url"
 	"text/tabwriter"
 	"time"
 
+	"github.com/pccc/pccc/infra/operator"
 	"github.com/pccc/pccc/shared/apikey"
-	"github.com/pccc/pccc/shared/awsclient"
 	"github.com/pccc/pccc/shared/dynamo"
 )
 
@@ -44,33 +42,11 @@ region, credentials and endpoint (AWS_ENDPOINT_URL_DYNAMODB for a local stack).
 // Main builds the store from the environment and runs the command in args
 // (without the program name).
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("pccc-keys", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, Usage) }
-	table := fs.String("table", getenv("TABLE_NAME"), "the DynamoDB table")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *table == "" {
-		return errors.New("no table: set -table or TABLE_NAME")
-	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return errors.New("no command")
-	}
-	opts := awsclient.Options{Region: getenv("AWS_REGION")}
-	if ep := getenv("AWS_ENDPOINT_URL_DYNAMODB"); loopback(ep) {
-		// A local stack (make run): the SDK finds the endpoint in the
-		// variable itself, but only awsclient's local options also turn off
-		// the response checksums the emulators do not send and supply
-		// dummy credentials.
-		opts.DynamoDBEndpoint = ep
-	}
-	c, err := awsclient.New(ctx, opts)
+	db, table, rest, err := operator.Setup(ctx, "pccc-keys", Usage, args, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	return Run(ctx, dynamo.NewAPIKeyStore(c.DynamoDB, *table), fs.Args(), time.Now, stdout, stderr)
+	return Run(ctx, dynamo.NewAPIKeyStore(db, table), rest, time.Now, stdout, stderr)
 }
 
 // Run carries out one command against the store.
@@ -146,16 +122,3 @@ func create(ctx context.Context, st Store, args []string, now func() time.Time, 
 }
 
 // loopback reports whether an endpoint URL names this machine.
-func loopback(endpoint string) bool {
-	u, err := url.Parse(endpoint)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	switch h := u.Hostname(); h {
-	case "localhost":
-		return true
-	default:
-		ip := net.ParseIP(h)
-		return ip != nil && ip.IsLoopback()
-	}
-}

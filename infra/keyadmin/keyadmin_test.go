@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pccc/pccc/infra/operator"
 	"github.com/pccc/pccc/shared/apikey"
 )
 
@@ -98,8 +99,8 @@ func TestLoopback(t *testing.T) {
 		"http://127.0.0.1:8000": true, "http://localhost:4566": true, "http://[::1]:8000": true,
 		"https://dynamodb.ap-northeast-2.amazonaws.com": false, "": false, "127.0.0.1:8000": false, "http://10.0.0.1": false,
 	} {
-		if got := loopback(ep); got != want {
-			t.Errorf("loopback(%q) = %v", ep, got)
+		if got := operator.Loopback(ep); got != want {
+			t.Errorf("Loopback(%q) = %v", ep, got)
 		}
 	}
 }
