@@ -169,6 +169,12 @@ func StartWith(ctx context.Context, templatePath string, kind localstack.Kind, e
 		TemplatePath: templatePath, Addr: "127.0.0.1:0", Stack: stack, Registry: reg, FunctionClients: fnClients,
 		MaxPollers: WorkerBatches,
 	}
+	if f != nil {
+		// Under faults the run is about consistency, not latency: the
+		// template's concurrency, with its interleavings (and capped, the
+		// faults' delays made the run take half an hour).
+		sys.runOpts.MaxPollers = 0
+	}
 	opts := sys.runOpts
 	opts.Getenv = func(k string) string { return all[k] }
 	run, err := localrun.New(ctx, opts)

@@ -35,7 +35,7 @@ func workerBatches() string {
 	if bench.WorkerBatches <= 0 {
 		return "Worker batches as template.yaml allows (`MaximumConcurrency: 10`)."
 	}
-	return fmt.Sprintf("Worker batches capped at %d (`-worker-batches`; template.yaml allows 10): DynamoDB Local writes through one SQLite database, where more concurrent transactions only queue, and the accept path's calls queue behind them.", bench.WorkerBatches)
+	return fmt.Sprintf("Worker batches capped at %d (`-worker-batches`; template.yaml allows 10): DynamoDB Local writes through one SQLite database, where more concurrent transactions only queue, and the accept path's calls queue behind them. The run under faults keeps the template's 10.", bench.WorkerBatches)
 }
 
 func run(ctx context.Context, args []string) error {
