@@ -197,9 +197,11 @@ func (c *Checker) Check(ctx context.Context, caller apikey.Record, q clearance.Q
 // Outcome is a check as Judge answers it.
 type Outcome struct {
 	CheckID, Result string
-	// HolderKey is the holder the code belongs to, on a match only: what
-	// a declaration filed after the check is for (shared/declarationapi).
-	HolderKey string
+	// HolderKey is the holder the code belongs to, and Phone their phone
+	// as the holder item keeps it (sealed), on a match only: what a
+	// declaration filed after the check is for and whom its notice goes to
+	// (shared/declarationapi), without reading the holder again.
+	HolderKey, Phone string
 }
 
 // Judge is Check, also naming the holder of a matching code. Callers
@@ -207,47 +209,47 @@ type Outcome struct {
 // does, so the check's promise (no answer tells a guesser anything) holds
 // for them too.
 func (c *Checker) Judge(ctx context.Context, caller apikey.Record, q clearance.Query) (o Outcome, err error) {
-	id, result, owner, err := c.judge(ctx, caller, q)
+	id, result, owner, phone, err := c.judge(ctx, caller, q)
 	if err != nil {
 		return Outcome{}, err
 	}
 	o = Outcome{CheckID: id, Result: result}
 	if result == clearance.Match {
-		o.HolderKey = owner
+		o.HolderKey, o.Phone = owner, phone
 	}
 	return o, nil
 }
 
-func (c *Checker) judge(ctx context.Context, caller apikey.Record, q clearance.Query) (id, result, owner string, err error) {
+func (c *Checker) judge(ctx context.Context, caller apikey.Record, q clearance.Query) (id, result, owner, phone string, err error) {
 	// Counted by the code as sent, known or not, so the limit tells
 	// nothing about whether a code exists.
 	ok, wait, err := c.Limiter.Allow(ctx, "clearance#code#"+q.Code, c.PerCodePerHour, time.Hour)
 	if err != nil {
-		return "", "", "", fmt.Errorf("code throttle: %w", err)
+		return "", "", "", "", fmt.Errorf("code throttle: %w", err)
 	}
 	if !ok {
-		return "", "", "", throttled("Too many checks of this code. Please try again later.", wait)
+		return "", "", "", "", throttled("Too many checks of this code. Please try again later.", wait)
 	}
 	id, err = newCheckID()
 	if err != nil {
-		return "", "", "", err
+		return "", "", "", "", err
 	}
 	now := c.Now()
 	st, reg, phone, err := c.read(ctx, q.Code)
 	if err != nil {
-		return "", "", "", err
+		return "", "", "", "", err
 	}
 	result = clearance.Judge(q, st.Live(q.Code, now), reg)
 
 	rec := dynamo.Check{ID: id, KeyID: caller.ID, Code: q.Code, HolderKey: st.CodeOwner, Result: result, At: now}
 	if err := c.Records.Record(ctx, rec); err != nil {
-		return "", "", "", err
+		return "", "", "", "", err
 	}
 	if result == clearance.Mismatch {
 		day := stats.Day(now)
 		count, err := c.Records.CountMismatch(ctx, q.Code, day, now)
 		if err != nil {
-			return "", "", "", err
+			return "", "", "", "", err
 		}
 		if c.Watch != nil {
 			m := Mismatch{CheckID: id, Code: q.Code, HolderKey: st.CodeOwner, Phone: phone, Day: day, Count: count}
@@ -259,7 +261,7 @@ func (c *Checker) judge(ctx context.Context, caller apikey.Record, q clearance.Q
 	// The key id is public and the check id ours; the code, name, phone
 	// and zip stay out of the logs.
 	c.Log.InfoContext(ctx, "clearance check", "checkId", id, "keyId", caller.ID, "result", result)
-	return id, result, st.CodeOwner, nil
+	return id, result, st.CodeOwner, phone, nil
 }
 
 // read does the same two reads and the same four openings for every code:

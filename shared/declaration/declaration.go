@@ -223,9 +223,10 @@ func Decide(d Declaration, a Action, now time.Time) (replay bool, err error) {
 // and the declaration by id only. An error is logged, never changing the
 // answer.
 type Notifier interface {
-	// DeclarationFiled: pending says it waits for the holder's answer;
-	// otherwise it was accepted at once.
-	DeclarationFiled(ctx context.Context, holderKey, declarationID string, pending bool) error
+	// DeclarationFiled: sealedPhone is the holder's phone as the holder
+	// item keeps it (sealed; "" for none); pending says it waits for the
+	// holder's answer, otherwise it was accepted at once.
+	DeclarationFiled(ctx context.Context, holderKey, sealedPhone, declarationID string, pending bool) error
 }
 
 // ErrConflict is a state change that lost to another (the store's

@@ -213,7 +213,7 @@ func (s *Service) File() apikey.CallerEndpoint {
 		// The holder hears of every declaration in their name, whether it
 		// waits for them or was accepted at once.
 		if s.Notify != nil {
-			if err := s.Notify.DeclarationFiled(ctx, d.HolderKey, d.ID, d.Status == declaration.Pending); err != nil {
+			if err := s.Notify.DeclarationFiled(ctx, d.HolderKey, o.Phone, d.ID, d.Status == declaration.Pending); err != nil {
 				s.Log.WarnContext(ctx, "declaration notification failed", "declarationId", d.ID, "err", err.Error())
 			}
 		}

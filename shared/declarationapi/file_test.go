@@ -75,20 +75,21 @@ func (m *memStore) File(_ context.Context, d declaration.Declaration) error {
 func (m *memStore) ConfirmationRequired(context.Context, string) (bool, error) { return m.wants, nil }
 
 type notifier struct {
-	calls   [][2]string
+	calls   [][3]string // holder key, sealed phone, declaration id
 	pending []bool
 	err     error
 }
 
-func (n *notifier) DeclarationFiled(_ context.Context, hk, id string, pending bool) error {
-	n.calls = append(n.calls, [2]string{hk, id})
+func (n *notifier) DeclarationFiled(_ context.Context, hk, phone, id string, pending bool) error {
+	n.calls = append(n.calls, [3]string{hk, phone, id})
 	n.pending = append(n.pending, pending)
 	return n.err
 }
 
 // A filing: the check, then the declaration, pending or accepted by the
-// holder's setting; the notifier hears of each (and whether it waits), and its
-// failure changes nothing but a log line without personal data; a
+// holder's setting; the notifier hears of each (with the phone the check
+// read, and whether it waits), and its failure changes nothing but a log
+// line without personal data; a
 // mismatch files nothing and is the check's answer.
 func TestFile(t *testing.T) {
 	now := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
@@ -145,7 +146,7 @@ func TestFile(t *testing.T) {
 			if d := store.filed[0]; d.HolderKey != hk || d.KeyID != caller.ID || d.Goods.Value != "49.9" {
 				t.Errorf("filed %+v", d)
 			}
-			if len(n.calls) != tt.wantNotices || (tt.wantNotices == 1 && (n.calls[0] != [2]string{hk, v.ID} || n.pending[0] != (tt.wantStatus == declaration.Pending))) {
+			if len(n.calls) != tt.wantNotices || (tt.wantNotices == 1 && (n.calls[0] != [3]string{hk, "01000000001", v.ID} || n.pending[0] != (tt.wantStatus == declaration.Pending))) {
 				t.Errorf("notifier heard %v (pending %v)", n.calls, n.pending)
 			}
 			l := logs.String()

@@ -21,10 +21,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 
-	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/holder"
 )
 
@@ -109,15 +107,11 @@ type Outbox interface {
 	EnqueueNotice(ctx context.Context, noticeID, holderKey, sealedPhone, text string) error
 }
 
-// Holders reads a holder (dynamo.CodeStore); dynamo.ErrNoHolder when none.
-type Holders interface {
-	Holder(ctx context.Context, hk string) (dynamo.Holder, error)
-}
-
-// Notifier queues holder notices.
+// Notifier queues holder notices. Every caller hands it the holder's phone
+// as the holder item keeps it (sealed), read in the work it already does:
+// a notice costs no read of its own.
 type Notifier struct {
-	Outbox  Outbox
-	Holders Holders // read where the caller has no holder item (declarations)
+	Outbox Outbox
 }
 
 // CodeChanged queues the notice of a change (requestID, of kind) to the
@@ -143,21 +137,12 @@ func (n *Notifier) RepeatedMismatches(ctx context.Context, holderKey, sealedPhon
 }
 
 // DeclarationFiled queues the notice that a declaration was filed in the
-// holder's name, asking them to confirm or deny it when it is pending;
-// one per declaration. A holder who is not there or has no phone gets
+// holder's name, to the holder at sealedPhone (as the holder item keeps
+// it; the check that matched read it), asking them to confirm or deny it
+// when it is pending; one per declaration. A holder with no phone gets
 // nothing.
-func (n *Notifier) DeclarationFiled(ctx context.Context, holderKey, declarationID string, pending bool) error {
-	if n.Holders == nil {
-		return errors.New("notify: no holder reader")
-	}
-	h, err := n.Holders.Holder(ctx, holderKey)
-	if errors.Is(err, dynamo.ErrNoHolder) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("notify: read holder: %w", err)
-	}
-	phone := h.Sealed[holder.FieldPhone]
+func (n *Notifier) DeclarationFiled(ctx context.Context, holderKey, sealedPhone, declarationID string, pending bool) error {
+	phone := sealedPhone
 	if phone == "" {
 		return nil
 	}

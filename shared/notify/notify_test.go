@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/holder"
 )
 
@@ -24,16 +23,6 @@ func (f *fakeOutbox) EnqueueNotice(_ context.Context, id, hk, phone, text string
 	}
 	f.sent = append(f.sent, queued{id, hk, phone, text})
 	return nil
-}
-
-type fakeHolders map[string]dynamo.Holder
-
-func (f fakeHolders) Holder(_ context.Context, hk string) (dynamo.Holder, error) {
-	h, ok := f[hk]
-	if !ok {
-		return dynamo.Holder{}, dynamo.ErrNoHolder
-	}
-	return h, nil
 }
 
 // Marker personal data of a holder: none of it may reach a text.
@@ -115,10 +104,7 @@ func TestNoticeIDs(t *testing.T) {
 func TestNotifierQueues(t *testing.T) {
 	ctx := context.Background()
 	out := &fakeOutbox{}
-	n := &Notifier{Outbox: out, Holders: fakeHolders{
-		"hk1": {Key: "hk1", Sealed: map[string]string{holder.FieldPhone: "v1.k1.sealed-phone"}},
-		"hk2": {Key: "hk2", Sealed: map[string]string{}},
-	}}
+	n := &Notifier{Outbox: out}
 	// A change, twice (a redelivery): the same notice id both times.
 	for range 2 {
 		if err := n.CodeChanged(ctx, "hk1", "v1.k1.sealed-phone", "r1", holder.Suspend); err != nil {
@@ -139,24 +125,23 @@ func TestNotifierQueues(t *testing.T) {
 		t.Fatal("an unknown kind was queued")
 	}
 
-	// Declarations: the holder's phone read from the holder item, as sealed.
-	if err := n.DeclarationFiled(ctx, "hk1", "decl-1", true); err != nil {
+	// Declarations: to the phone the matching check read, as sealed.
+	if err := n.DeclarationFiled(ctx, "hk1", "v1.k1.sealed-phone", "decl-1", true); err != nil {
 		t.Fatal(err)
 	}
 	if q := out.sent[2]; q.phone != "v1.k1.sealed-phone" || q.text != DeclarationText || q.id != NoticeID("hk1", declarationEvent("decl-1")) {
 		t.Fatalf("declaration %+v", q)
 	}
 	// One accepted at once: told too, with what to do if it was not them.
-	if err := n.DeclarationFiled(ctx, "hk1", "decl-3", false); err != nil {
+	if err := n.DeclarationFiled(ctx, "hk1", "v1.k1.sealed-phone", "decl-3", false); err != nil {
 		t.Fatal(err)
 	}
 	if q := out.sent[3]; q.text != DeclarationAcceptedText || q.id != NoticeID("hk1", declarationEvent("decl-3")) {
 		t.Fatalf("accepted declaration %+v", q)
 	}
-	for _, hk := range []string{"hk2", "nobody"} {
-		if err := n.DeclarationFiled(ctx, hk, "decl-1", true); err != nil || len(out.sent) != 4 {
-			t.Fatalf("%s: %v, %d queued", hk, err, len(out.sent))
-		}
+	// A holder with no phone: nothing to queue, and no error.
+	if err := n.DeclarationFiled(ctx, "hk2", "", "decl-1", true); err != nil || len(out.sent) != 4 {
+		t.Fatalf("no phone: %v, %d queued", err, len(out.sent))
 	}
 
 	// Mismatches: queued for an unknown code too, with nobody to tell.
@@ -167,7 +152,7 @@ func TestNotifierQueues(t *testing.T) {
 		t.Fatalf("mismatch %+v", q)
 	}
 	out.err = errors.New("sqs down")
-	if err := n.DeclarationFiled(ctx, "hk1", "decl-2", true); err == nil {
+	if err := n.DeclarationFiled(ctx, "hk1", "v1.k1.sealed-phone", "decl-2", true); err == nil {
 		t.Fatal("a failed enqueue was swallowed")
 	}
 }
