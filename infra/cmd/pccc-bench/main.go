@@ -35,7 +35,7 @@ func workerBatches() string {
 	if bench.WorkerBatches <= 0 {
 		return "Worker batches as template.yaml allows (`MaximumConcurrency: 10`)."
 	}
-	return fmt.Sprintf("Worker batches capped at %d (`-worker-batches`; template.yaml allows 10): DynamoDB Local writes through one SQLite database, where more concurrent transactions only queue, and the accept path's calls queue behind them. The run under faults keeps the template's 10.", bench.WorkerBatches)
+	return fmt.Sprintf("Batches of each queue's function capped at %d at a time (`-worker-batches`; template.yaml allows the worker 10): DynamoDB Local writes through one SQLite database, one write at a time, so more concurrent transactions add little to the drain and the accept path's calls queue behind them. The worker rate below is measured with this cap, and the drain targets are held against it. The run under faults keeps the template's 10.", bench.WorkerBatches)
 }
 
 func run(ctx context.Context, args []string) error {
@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string) error {
 	peakDur := fs.Duration("peak", 20*time.Second, "how long the spike's peak lasts")
 	faultHolders := fs.Int("fault-holders", 1500, "holders in the run under faults (7 commands each); 0 skips it")
 	fs.IntVar(&bench.EmulatorNice, "emulator-nice", bench.EmulatorNice, "niceness of the emulator processes (they are other machines in AWS); 0 for none")
-	fs.IntVar(&bench.WorkerBatches, "worker-batches", bench.WorkerBatches, "cap on the worker's concurrent batches (template.yaml allows 10; DynamoDB Local serialises writes); 0 for the template's")
+	fs.IntVar(&bench.WorkerBatches, "worker-batches", bench.WorkerBatches, "cap on each queue function's concurrent batches (template.yaml allows the worker 10; DynamoDB Local serialises writes); 0 for the template's")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
