@@ -82,4 +82,30 @@ func writeCPU(w io.Writer, c Ceilings) {
 		all := r.CPU[ProcSelf] + r.CPU[ProcJava] + r.CPU[ProcNode]
 		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f | %.0f |\n", r.Name, per(r.CPU[ProcSelf]), per(r.CPU[ProcJava]), per(r.CPU[ProcNode]), per(all))
 	}
+	writeAcceptShortfall(w, c)
+}
+
+// cpuPerCall is a measurement's processor time per completed call, all
+// processes together; 0 when it was not read.
+func cpuPerCall(r Rate) time.Duration {
+	if r.OK == 0 || r.CPU == nil {
+		return 0
+	}
+	return (r.CPU[ProcSelf] + r.CPU[ProcJava] + r.CPU[ProcNode]) / time.Duration(r.OK)
+}
+
+// writeAcceptShortfall says, from this run's figures, why the accept path
+// cannot reach 0.8 of raw SendMessage on shared cores, and what would
+// close the gap.
+func writeAcceptShortfall(w io.Writer, c Ceilings) {
+	send, get, alone := cpuPerCall(c.SendMessage), cpuPerCall(c.GetItem), cpuPerCall(c.AcceptAlone)
+	if send == 0 || get == 0 || alone == 0 {
+		return
+	}
+	// The three calls alone: the read, the conditional write (a read and
+	// a write, so at least a read's cost) and the send.
+	floor := 2*get + send
+	fmt.Fprintf(w, "\nThe accept path's ratio to raw SendMessage is bound by processor time, not by waiting: every process here shares the same cores, so rates divide as processor time per call does. With the workers paused a reissue costs %d µs in all against %d µs for one SendMessage (%.1f×): it is a SendMessage and more, the holder's read and the request's conditional write at once, then the send. Its three calls alone, priced at this run's raw figures (the read %d µs, the write at least as much, the send %d µs), come to %d µs, so even if nothing else cost anything the accept path could reach at most %.2f of raw SendMessage here. What would close it is what AWS has: DynamoDB and SQS on machines of their own, where the accept path's time is mostly the network's, two round trips (the read and the write together, then the send) against one.\n",
+		alone.Microseconds(), send.Microseconds(), float64(alone)/float64(send),
+		get.Microseconds(), send.Microseconds(), floor.Microseconds(), float64(send)/float64(floor))
 }
