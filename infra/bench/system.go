@@ -107,10 +107,11 @@ var EmulatorNice = 10
 // WorkerBatches caps the concurrent batches of every queue's function
 // (localrun's MaxPollers; template.yaml allows the worker 10). DynamoDB
 // Local writes through one SQLite database, one write at a time: a second
-// concurrent batch of transactions adds about a tenth to the drain (86/s
-// with one batch, 96-99/s with two on this machine), and the accept
-// path's put and read queue behind it; on 2 shared cores that alone took
-// the spike's accept p99 from 32 ms to 47-57 ms. In AWS the workers run
+// concurrent batch of transactions adds at most a tenth to the drain
+// (86-100/s with one batch, 96-99/s with two on this machine), and the
+// accept path's put and read queue behind it: on 2 shared cores the
+// spike's accept p99 was 31-32 ms at peaks of 147-187/s with one batch,
+// 47-57 ms at 118-192/s with two. In AWS the workers run
 // on their own instances against a table sized for them, and template.yaml
 // sizes their concurrency to that. 0 runs what the template says.
 var WorkerBatches = 1
