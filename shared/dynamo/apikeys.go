@@ -94,12 +94,8 @@ func apiKeyOf(item map[string]types.AttributeValue) apikey.Record {
 	if v, ok := item["revoked"].(*types.AttributeValueMemberBOOL); ok {
 		r.Revoked = v.Value
 	}
-	if v, ok := str(item, "createdAt"); ok {
-		r.CreatedAt, _ = time.Parse(time.RFC3339Nano, v)
-	}
-	if v, ok := str(item, "revokedAt"); ok {
-		r.RevokedAt, _ = time.Parse(time.RFC3339Nano, v)
-	}
+	r.CreatedAt = tsOf(item, "createdAt")
+	r.RevokedAt = tsOf(item, "revokedAt")
 	return r
 }
 
@@ -125,21 +121,9 @@ func (st *APIKeyStore) Revoke(ctx context.Context, id string, at time.Time) erro
 // List returns every key, oldest first.
 func (st *APIKeyStore) List(ctx context.Context) ([]apikey.Record, error) {
 	var out []apikey.Record
-	p := dynamodb.NewQueryPaginator(st.db, &dynamodb.QueryInput{
-		TableName:                 aws.String(st.table),
-		IndexName:                 aws.String(IndexGSI1),
-		KeyConditionExpression:    aws.String("#pk = :keys"),
-		ExpressionAttributeNames:  map[string]string{"#pk": AttrGSI1PK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":keys": s(apiKeysIndexPK)},
+	err := byGSI1(ctx, st.db, st.table, apiKeysIndexPK, false, 0, "list API keys", func(item map[string]types.AttributeValue) error {
+		out = append(out, apiKeyOf(item))
+		return nil
 	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, translate("list API keys", err)
-		}
-		for _, item := range page.Items {
-			out = append(out, apiKeyOf(item))
-		}
-	}
-	return out, nil
+	return out, err
 }

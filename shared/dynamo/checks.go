@@ -156,30 +156,19 @@ func (st *CheckStore) CountMismatch(ctx context.Context, code, day string, at ti
 // what a later issue shows the holder. It needs Query on GSI1, which the
 // check function is not granted.
 func (st *CheckStore) ChecksOf(ctx context.Context, hk string, limit int) ([]Check, error) {
-	out, err := st.db.Query(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String(st.table),
-		IndexName:                 aws.String(IndexGSI1),
-		KeyConditionExpression:    aws.String("#pk = :pk"),
-		ExpressionAttributeNames:  map[string]string{"#pk": AttrGSI1PK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("CHECKS#" + hk)},
-		ScanIndexForward:          aws.Bool(false),
-		Limit:                     aws.Int32(int32(limit)),
-	})
-	if err != nil {
-		return nil, translate("query checks", err)
-	}
-	checks := make([]Check, 0, len(out.Items))
-	for _, item := range out.Items {
-		var c Check
+	checks := []Check{}
+	err := byGSI1(ctx, st.db, st.table, "CHECKS#"+hk, true, limit, "query checks", func(item map[string]types.AttributeValue) error {
+		c := Check{At: tsOf(item, "at")}
 		c.ID, _ = str(item, "checkId")
 		c.KeyID, _ = str(item, "keyId")
 		c.Code, _ = str(item, "code")
 		c.HolderKey, _ = str(item, "holderKey")
 		c.Result, _ = str(item, "result")
-		if v, ok := str(item, "at"); ok {
-			c.At, _ = time.Parse(time.RFC3339Nano, v)
-		}
 		checks = append(checks, c)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return checks, nil
 }
@@ -267,36 +256,17 @@ func (st *CheckStore) MarkNotified(ctx context.Context, code, day string, at tim
 // code order: what the authority sees. It needs Query on GSI1.
 func (st *CheckStore) Flagged(ctx context.Context, day string) ([]MismatchFlag, error) {
 	var flags []MismatchFlag
-	var start map[string]types.AttributeValue
-	for {
-		out, err := st.db.Query(ctx, &dynamodb.QueryInput{
-			TableName:                 aws.String(st.table),
-			IndexName:                 aws.String(IndexGSI1),
-			KeyConditionExpression:    aws.String("#pk = :pk"),
-			ExpressionAttributeNames:  map[string]string{"#pk": AttrGSI1PK},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("MISMATCHES#" + day)},
-			ExclusiveStartKey:         start,
-		})
-		if err != nil {
-			return nil, translate("query flagged codes", err)
-		}
-		for _, item := range out.Items {
-			var f MismatchFlag
-			f.Code, _ = str(item, "code")
-			f.Day, _ = str(item, "day")
-			f.Count, _ = num(item, "count")
-			if v, ok := str(item, "firstAt"); ok {
-				f.FirstAt, _ = time.Parse(time.RFC3339Nano, v)
-			}
-			if v, ok := str(item, "lastAt"); ok {
-				f.LastAt, _ = time.Parse(time.RFC3339Nano, v)
-			}
-			_, f.Notified = item["notifiedAt"]
-			flags = append(flags, f)
-		}
-		if len(out.LastEvaluatedKey) == 0 {
-			return flags, nil
-		}
-		start = out.LastEvaluatedKey
+	err := byGSI1(ctx, st.db, st.table, "MISMATCHES#"+day, false, 0, "query flagged codes", func(item map[string]types.AttributeValue) error {
+		f := MismatchFlag{FirstAt: tsOf(item, "firstAt"), LastAt: tsOf(item, "lastAt")}
+		f.Code, _ = str(item, "code")
+		f.Day, _ = str(item, "day")
+		f.Count, _ = num(item, "count")
+		_, f.Notified = item["notifiedAt"]
+		flags = append(flags, f)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return flags, nil
 }

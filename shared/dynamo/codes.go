@@ -251,15 +251,9 @@ func (st *CodeStore) Holder(ctx context.Context, hk string) (Holder, error) {
 	h.Code, _ = str(out.Item, "code")
 	h.Status, _ = str(out.Item, "status")
 	h.SuspendedBy, _ = str(out.Item, "suspendedBy")
-	if v, ok := str(out.Item, "issuedAt"); ok {
-		h.IssuedAt, _ = time.Parse(time.RFC3339Nano, v)
-	}
-	if v, ok := str(out.Item, "expiresAt"); ok {
-		h.ExpiresAt, _ = time.Parse(time.RFC3339Nano, v)
-	}
-	if v, ok := str(out.Item, "due"); ok {
-		h.Due, _ = time.Parse(time.RFC3339Nano, v)
-	}
+	h.IssuedAt = tsOf(out.Item, "issuedAt")
+	h.ExpiresAt = tsOf(out.Item, "expiresAt")
+	h.Due = tsOf(out.Item, "due")
 	y, _ := num(out.Item, "reissueYear")
 	r, _ := num(out.Item, "reissuesInYear")
 	h.Version, _ = num(out.Item, "version")
@@ -299,24 +293,12 @@ type DueEntry struct {
 // reads one day's holders instead of scanning the table.
 func (st *CodeStore) DueOn(ctx context.Context, day string) ([]DueEntry, error) {
 	var out []DueEntry
-	p := dynamodb.NewQueryPaginator(st.db, &dynamodb.QueryInput{
-		TableName:                 aws.String(st.table),
-		IndexName:                 aws.String(IndexGSI1),
-		KeyConditionExpression:    aws.String("#pk = :day"),
-		ExpressionAttributeNames:  map[string]string{"#pk": AttrGSI1PK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":day": s("EXPIRY#" + day)},
+	err := byGSI1(ctx, st.db, st.table, "EXPIRY#"+day, false, 0, "query due", func(item map[string]types.AttributeValue) error {
+		if sk, ok := str(item, AttrGSI1SK); ok && len(sk) > len("HOLDER#") {
+			status, _ := str(item, "status")
+			out = append(out, DueEntry{HolderKey: sk[len("HOLDER#"):], Status: status})
+		}
+		return nil
 	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, translate("query due", err)
-		}
-		for _, item := range page.Items {
-			if sk, ok := str(item, AttrGSI1SK); ok && len(sk) > len("HOLDER#") {
-				status, _ := str(item, "status")
-				out = append(out, DueEntry{HolderKey: sk[len("HOLDER#"):], Status: status})
-			}
-		}
-	}
-	return out, nil
+	return out, err
 }

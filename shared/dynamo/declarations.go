@@ -155,11 +155,7 @@ func declarationOf(item map[string]types.AttributeValue) (declaration.Declaratio
 			return d, fmt.Errorf("declaration %s: items: %w", d.ID, err)
 		}
 	}
-	for name, dst := range map[string]*time.Time{"filedAt": &d.FiledAt, "confirmBy": &d.ConfirmBy, "decidedAt": &d.DecidedAt} {
-		if v, ok := str(item, name); ok {
-			*dst, _ = time.Parse(time.RFC3339Nano, v)
-		}
-	}
+	d.FiledAt, d.ConfirmBy, d.DecidedAt = tsOf(item, "filedAt"), tsOf(item, "confirmBy"), tsOf(item, "decidedAt")
 	return d, nil
 }
 
@@ -223,29 +219,15 @@ func (st *DeclarationStore) Decide(ctx context.Context, d declaration.Declaratio
 // Of lists a holder's declarations, newest first, at most limit.
 func (st *DeclarationStore) Of(ctx context.Context, hk string, limit int) ([]declaration.Declaration, error) {
 	var out []declaration.Declaration
-	p := dynamodb.NewQueryPaginator(st.db, &dynamodb.QueryInput{
-		TableName:                 aws.String(st.table),
-		IndexName:                 aws.String(IndexGSI1),
-		KeyConditionExpression:    aws.String("#pk = :pk"),
-		ExpressionAttributeNames:  map[string]string{"#pk": AttrGSI1PK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(DeclarationsIndexPK(hk))},
-		ScanIndexForward:          aws.Bool(false),
-		Limit:                     aws.Int32(int32(min(limit, 100))),
+	err := byGSI1(ctx, st.db, st.table, DeclarationsIndexPK(hk), true, limit, "query declarations", func(item map[string]types.AttributeValue) error {
+		d, err := declarationOf(item)
+		if err == nil {
+			out = append(out, d)
+		}
+		return err
 	})
-	for p.HasMorePages() && len(out) < limit {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, translate("query declarations", err)
-		}
-		for _, item := range page.Items {
-			d, err := declarationOf(item)
-			if err != nil {
-				return nil, err
-			}
-			if len(out) < limit {
-				out = append(out, d)
-			}
-		}
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -260,30 +242,18 @@ type Misuse struct {
 // what the authority reviews. It needs Query on GSI1.
 func (st *DeclarationStore) MisuseOn(ctx context.Context, day string) ([]Misuse, error) {
 	var out []Misuse
-	p := dynamodb.NewQueryPaginator(st.db, &dynamodb.QueryInput{
-		TableName:                 aws.String(st.table),
-		IndexName:                 aws.String(IndexGSI1),
-		KeyConditionExpression:    aws.String("#pk = :pk"),
-		ExpressionAttributeNames:  map[string]string{"#pk": AttrGSI1PK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(MisuseIndexPK(day))},
+	err := byGSI1(ctx, st.db, st.table, MisuseIndexPK(day), false, 0, "query misuse", func(item map[string]types.AttributeValue) error {
+		m := Misuse{At: tsOf(item, "at")}
+		m.DeclarationID, _ = str(item, "declarationId")
+		m.HolderKey, _ = str(item, "holderKey")
+		m.Code, _ = str(item, "code")
+		m.KeyID, _ = str(item, "keyId")
+		m.FiledBy, _ = str(item, "filedBy")
+		out = append(out, m)
+		return nil
 	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, translate("query misuse", err)
-		}
-		for _, item := range page.Items {
-			var m Misuse
-			m.DeclarationID, _ = str(item, "declarationId")
-			m.HolderKey, _ = str(item, "holderKey")
-			m.Code, _ = str(item, "code")
-			m.KeyID, _ = str(item, "keyId")
-			m.FiledBy, _ = str(item, "filedBy")
-			if v, ok := str(item, "at"); ok {
-				m.At, _ = time.Parse(time.RFC3339Nano, v)
-			}
-			out = append(out, m)
-		}
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -9,6 +9,7 @@
 package dynamo
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -65,6 +66,59 @@ func str(item map[string]types.AttributeValue, name string) (string, bool) {
 		return "", false
 	}
 	return v.Value, true
+}
+
+// tsOf reads a time written by ts; the zero time when absent or unreadable.
+func tsOf(item map[string]types.AttributeValue, name string) time.Time {
+	v, ok := str(item, name)
+	if !ok {
+		return time.Time{}
+	}
+	t, _ := time.Parse(time.RFC3339Nano, v)
+	return t
+}
+
+// QueryAPI is the part of the DynamoDB client an index read uses.
+type QueryAPI interface {
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+// byGSI1 reads the items under one GSI1 partition key, page by page, in
+// sort key order (newest first when newestFirst: the index sorts by time),
+// handing each to each; limit, when above 0, stops after that many. op
+// names the read in errors.
+func byGSI1(ctx context.Context, db QueryAPI, table, pk string, newestFirst bool, limit int, op string, each func(map[string]types.AttributeValue) error) error {
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(table),
+		IndexName:                 aws.String(IndexGSI1),
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": AttrGSI1PK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(pk)},
+		ScanIndexForward:          aws.Bool(!newestFirst),
+	}
+	if limit > 0 {
+		in.Limit = aws.Int32(int32(min(limit, 100)))
+	}
+	read := 0
+	for p := dynamodb.NewQueryPaginator(db, in); p.HasMorePages(); {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return translate(op, err)
+		}
+		for _, item := range page.Items {
+			if limit > 0 && read == limit {
+				return nil
+			}
+			read++
+			if err := each(item); err != nil {
+				return err
+			}
+		}
+		if limit > 0 && read == limit {
+			return nil
+		}
+	}
+	return nil
 }
 
 func num(item map[string]types.AttributeValue, name string) (int64, bool) {

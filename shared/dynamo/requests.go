@@ -180,9 +180,7 @@ func requestOf(id string, item map[string]types.AttributeValue) Request {
 	r.Error, _ = str(item, "error")
 	r.PayloadHash, _ = str(item, "payloadHash")
 	r.Refusal, _ = str(item, "refusal")
-	if v, ok := str(item, "createdAt"); ok {
-		r.CreatedAt, _ = time.Parse(time.RFC3339Nano, v)
-	}
+	r.CreatedAt = tsOf(item, "createdAt")
 	if p, ok := num(item, "position"); ok {
 		r.Position = int(p)
 	}

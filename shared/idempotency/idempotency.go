@@ -165,18 +165,7 @@ func replayable(c apperr.Code) bool {
 // holders' keys never meet. Without the header the endpoint runs as is.
 func (g *Guard) Holder(next session.HolderEndpoint) session.HolderEndpoint {
 	return func(ctx context.Context, req *httpapi.Request, c session.Claims) (*httpapi.Response, error) {
-		key, err := ParseKey(req.Header(Header))
-		if err != nil {
-			return nil, err
-		}
-		if key == "" {
-			return next(ctx, req, c)
-		}
-		body, err := httpapi.Body(req)
-		if err != nil {
-			return nil, err
-		}
-		return g.Do(ctx, c.HolderKey, key, Fingerprint(req.Event.RouteKey, body), func(ctx context.Context) (*httpapi.Response, error) {
+		return g.keyed(ctx, req, c.HolderKey, func(ctx context.Context) (*httpapi.Response, error) {
 			return next(ctx, req, c)
 		})
 	}
@@ -187,21 +176,26 @@ func (g *Guard) Holder(next session.HolderEndpoint) session.HolderEndpoint {
 // scope is 64 hex digits). Without the header the endpoint runs as is.
 func (g *Guard) Caller(next apikey.CallerEndpoint) apikey.CallerEndpoint {
 	return func(ctx context.Context, req *httpapi.Request, caller apikey.Record) (*httpapi.Response, error) {
-		key, err := ParseKey(req.Header(Header))
-		if err != nil {
-			return nil, err
-		}
-		if key == "" {
-			return next(ctx, req, caller)
-		}
-		body, err := httpapi.Body(req)
-		if err != nil {
-			return nil, err
-		}
-		return g.Do(ctx, "apikey:"+caller.ID, key, Fingerprint(req.Event.RouteKey, body), func(ctx context.Context) (*httpapi.Response, error) {
+		return g.keyed(ctx, req, "apikey:"+caller.ID, func(ctx context.Context) (*httpapi.Response, error) {
 			return next(ctx, req, caller)
 		})
 	}
+}
+
+// keyed runs a call under its Idempotency-Key in scope, or as is without one.
+func (g *Guard) keyed(ctx context.Context, req *httpapi.Request, scope string, run func(context.Context) (*httpapi.Response, error)) (*httpapi.Response, error) {
+	key, err := ParseKey(req.Header(Header))
+	if err != nil {
+		return nil, err
+	}
+	if key == "" {
+		return run(ctx)
+	}
+	body, err := httpapi.Body(req)
+	if err != nil {
+		return nil, err
+	}
+	return g.Do(ctx, scope, key, Fingerprint(req.Event.RouteKey, body), run)
 }
 
 // Do runs fn at most once per (scope, key) while the record lives.
