@@ -46,7 +46,13 @@ func sessionEnv(extra map[string]string) map[string]string {
 // mint returns a session token for a holder key.
 func mint(t *testing.T, hk string) string {
 	t.Helper()
-	iss, err := session.New(map[string][]byte{"t1": []byte(testSessionKey)}, "t1", 15*time.Minute, time.Now)
+	return mintAt(t, hk, time.Now)
+}
+
+// mintAt returns a session token issued on a given clock.
+func mintAt(t *testing.T, hk string, now func() time.Time) string {
+	t.Helper()
+	iss, err := session.New(map[string][]byte{"t1": []byte(testSessionKey)}, "t1", 15*time.Minute, now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/pccc/pccc/infra/localrun"
 	"github.com/pccc/pccc/infra/localstack"
 	"github.com/pccc/pccc/shared/dynamo"
-	"github.com/pccc/pccc/shared/session"
 	"github.com/pccc/pccc/shared/stats"
 	"github.com/pccc/pccc/shared/testkit"
 )
@@ -326,20 +325,6 @@ func TestDeclarationConfirmation(t *testing.T) {
 			}
 		}
 	})
-}
-
-// mintAt returns a session token issued on a given clock.
-func mintAt(t *testing.T, hk string, now func() time.Time) string {
-	t.Helper()
-	iss, err := session.New(map[string][]byte{"t1": []byte(testSessionKey)}, "t1", 15*time.Minute, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, _, err := iss.Issue(hk, "test-verification")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
 }
 
 // startOnClock runs the system with its functions on clock.
