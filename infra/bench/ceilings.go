@@ -152,9 +152,13 @@ func MeasureCeilings(ctx context.Context, s *System, toks []string, workers int,
 		}
 		return nil
 	}
-	s.PauseWorkers()
+	if err := s.PauseWorkers(); err != nil {
+		return c, err
+	}
 	c.AcceptAlone = ClosedLoop(ctx, "reissue answered 202, workers paused", workers, warm, d, accept)
-	s.ResumeWorkers()
+	if err := s.ResumeWorkers(); err != nil {
+		return c, err
+	}
 	c.Accept = ClosedLoop(ctx, "reissue answered 202 (accept path)", workers, warm, d, accept)
 	// The drain of what the accept runs queued.
 	url, err := s.QueueURL(ctx, CommandName)

@@ -9,23 +9,25 @@ import (
 )
 
 // CPU is processor time by process, for where a measurement's time went:
-// this process (the system's functions, the runner and the load
-// generator), DynamoDB Local (java) and fauxqs (node).
+// this process (the API's functions, the runner and the load generator),
+// the worker process (the queue functions; see workerproc.go), DynamoDB
+// Local (java) and fauxqs (node).
 type CPU map[string]time.Duration
 
 // Process names in the report.
 const (
-	ProcSelf = "this process"
-	ProcJava = "DynamoDB Local (java)"
-	ProcNode = "fauxqs (node)"
+	ProcSelf    = "this process"
+	ProcWorkers = "worker process"
+	ProcJava    = "DynamoDB Local (java)"
+	ProcNode    = "fauxqs (node)"
 )
 
 // userHZ is Linux's clock tick for /proc times (USER_HZ, 100 on every
 // architecture Go supports).
 const userHZ = 100
 
-// readCPU sums user+system time of this process and of the java and node
-// processes it started (the emulators; others on the machine, another
+// readCPU sums user+system time of this process, of its worker process
+// and of the java and node processes it started (the emulators; others on the machine, another
 // stack's, are not this run's). Nil where /proc is not there.
 func readCPU() CPU {
 	paths, err := filepath.Glob("/proc/[0-9]*/stat")
@@ -33,6 +35,7 @@ func readCPU() CPU {
 		return nil
 	}
 	self := strconv.Itoa(os.Getpid())
+	workers := strconv.FormatInt(workerPID.Load(), 10)
 	out := CPU{}
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
@@ -56,6 +59,8 @@ func readCPU() CPU {
 		switch {
 		case pid == self:
 			name = ProcSelf
+		case child && pid == workers:
+			name = ProcWorkers
 		case child && comm == "java":
 			name = ProcJava
 		case child && (comm == "node" || strings.HasPrefix(comm, "node")):
@@ -80,4 +85,16 @@ func (c CPU) since(before CPU) CPU {
 		out[k] = v - before[k]
 	}
 	return out
+}
+
+// procs are the processes of a CPU reading, in report order.
+var procs = []string{ProcSelf, ProcWorkers, ProcJava, ProcNode}
+
+// total is the processor time of every process together.
+func (c CPU) total() time.Duration {
+	var t time.Duration
+	for _, p := range procs {
+		t += c[p]
+	}
+	return t
 }

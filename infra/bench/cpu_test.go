@@ -22,7 +22,7 @@ func TestReadCPU(t *testing.T) {
 	if d[ProcSelf] <= 0 {
 		t.Fatalf("this process's time did not grow: %v", d)
 	}
-	if d[ProcJava] != 0 || d[ProcNode] != 0 {
+	if d[ProcWorkers] != 0 || d[ProcJava] != 0 || d[ProcNode] != 0 {
 		t.Fatalf("processes this one did not start were counted: %v", d)
 	}
 }

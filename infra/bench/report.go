@@ -73,14 +73,17 @@ func writeCPU(w io.Writer, c Ceilings) {
 		return
 	}
 	fmt.Fprintf(w, "\nWhere the time goes: processor time per completed call (µs), by process, read from /proc while each measurement ran (%d cores: %d µs of processor a second in all).\n\n", runtime.NumCPU(), runtime.NumCPU()*1_000_000)
-	fmt.Fprintf(w, "| measurement | %s | %s | %s | all |\n|---|---:|---:|---:|---:|\n", ProcSelf, ProcJava, ProcNode)
+	fmt.Fprintf(w, "| measurement | %s | all |\n|---|%s---:|\n", strings.Join(procs, " | "), strings.Repeat("---:|", len(procs)))
 	for _, r := range rates {
 		if r.OK == 0 {
 			continue
 		}
-		per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(r.OK) }
-		all := r.CPU[ProcSelf] + r.CPU[ProcJava] + r.CPU[ProcNode]
-		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f | %.0f |\n", r.Name, per(r.CPU[ProcSelf]), per(r.CPU[ProcJava]), per(r.CPU[ProcNode]), per(all))
+		per := func(d time.Duration) string { return fmt.Sprintf("%.0f", float64(d.Microseconds())/float64(r.OK)) }
+		cols := make([]string, len(procs))
+		for i, p := range procs {
+			cols[i] = per(r.CPU[p])
+		}
+		fmt.Fprintf(w, "| %s | %s | %s |\n", r.Name, strings.Join(cols, " | "), per(r.CPU.total()))
 	}
 	writeAcceptShortfall(w, c)
 }
@@ -91,7 +94,7 @@ func cpuPerCall(r Rate) time.Duration {
 	if r.OK == 0 || r.CPU == nil {
 		return 0
 	}
-	return (r.CPU[ProcSelf] + r.CPU[ProcJava] + r.CPU[ProcNode]) / time.Duration(r.OK)
+	return r.CPU.total() / time.Duration(r.OK)
 }
 
 // writeAcceptShortfall says, from this run's figures, why the accept path

@@ -56,6 +56,10 @@ type System struct {
 	closers   []func() error
 	closeOnce sync.Once
 	runOpts   localrun.Options // how the runner was built, for Redeploy
+	template  string
+	// workers is the worker process, when the queue functions run in one
+	// (WorkerProcess; never under faults).
+	workers *workerProcess
 }
 
 // Faults makes a system misbehave: the functions' DynamoDB and SQS go
@@ -71,6 +75,12 @@ type gate struct {
 	mu     sync.Mutex
 	closed bool
 	cond   *sync.Cond
+}
+
+func newGate() *gate {
+	g := &gate{}
+	g.cond = sync.NewCond(&g.mu)
+	return g
 }
 
 func (g *gate) wait() {
@@ -89,11 +99,48 @@ func (g *gate) set(closed bool) {
 }
 
 // PauseWorkers holds every worker invocation until ResumeWorkers, so the
-// accept path can be measured alone.
-func (s *System) PauseWorkers() { s.pause.set(true) }
+// accept path can be measured alone. (Batches under way end; the pollers
+// hold what they receive next.)
+func (s *System) PauseWorkers() error {
+	if s.workers != nil {
+		return s.workers.say("pause")
+	}
+	s.pause.set(true)
+	return nil
+}
 
 // ResumeWorkers lets the workers go.
-func (s *System) ResumeWorkers() { s.pause.set(false) }
+func (s *System) ResumeWorkers() error {
+	if s.workers != nil {
+		return s.workers.say("resume")
+	}
+	s.pause.set(false)
+	return nil
+}
+
+// workerRegistry is the functions with the worker held by pause and, with
+// f, killed after every f.KillEvery-th batch's write (counted in kills).
+func workerRegistry(pause *gate, f *Faults, kills *atomic.Int64) map[string]platform.Builder {
+	var batches atomic.Int64
+	reg := maps.Clone(functions.Registry)
+	reg["codeworker"] = func(ctx context.Context, d platform.Deps) (any, error) {
+		h, err := codeapi.BuildWorker(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		real := h.(func(context.Context, events.SQSEvent) (events.SQSEventResponse, error))
+		return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+			pause.wait()
+			resp, err := real(ctx, ev)
+			if f != nil && f.KillEvery > 0 && batches.Add(1)%f.KillEvery == 0 {
+				kills.Add(1)
+				panic("worker killed after its write, before the delete")
+			}
+			return resp, err
+		}, nil
+	}
+	return reg
+}
 
 // sessionKey lets the bench mint holders' session tokens: the runs are
 // about codes, not identity (the verification steps have their own tests).
@@ -128,11 +175,8 @@ func StartWith(ctx context.Context, templatePath string, kind localstack.Kind, e
 		return nil, err
 	}
 	all := withBase(env)
-	pause := &gate{}
-	pause.cond = sync.NewCond(&pause.mu)
 	kills := &atomic.Int64{}
-	var batches atomic.Int64
-	sys := &System{Stack: stack, pause: pause, Kills: kills}
+	sys := &System{Stack: stack, pause: newGate(), Kills: kills, template: templatePath}
 	var fnClients *awsclient.Clients
 	if f != nil {
 		sys.DynamoDBFaults = faults.New(stack.DynamoDBEndpoint, f.Rates, 1)
@@ -153,26 +197,11 @@ func StartWith(ctx context.Context, templatePath string, kind localstack.Kind, e
 			return nil, err
 		}
 	}
-	reg := maps.Clone(functions.Registry)
-	reg["codeworker"] = func(ctx context.Context, d platform.Deps) (any, error) {
-		h, err := codeapi.BuildWorker(ctx, d)
-		if err != nil {
-			return nil, err
-		}
-		real := h.(func(context.Context, events.SQSEvent) (events.SQSEventResponse, error))
-		return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-			pause.wait()
-			resp, err := real(ctx, ev)
-			if f != nil && f.KillEvery > 0 && batches.Add(1)%f.KillEvery == 0 {
-				kills.Add(1)
-				panic("worker killed after its write, before the delete")
-			}
-			return resp, err
-		}, nil
-	}
 	sys.runOpts = localrun.Options{
-		TemplatePath: templatePath, Addr: "127.0.0.1:0", Stack: stack, Registry: reg, FunctionClients: fnClients,
+		TemplatePath: templatePath, Addr: "127.0.0.1:0", Stack: stack, Registry: workerRegistry(sys.pause, f, kills), FunctionClients: fnClients,
 		MaxPollers: WorkerBatches,
+		// The workers poll from a process of their own (workerproc.go).
+		NoPollers: f == nil && WorkerProcess,
 	}
 	if f != nil {
 		// Under faults the run is about consistency, not latency: the
@@ -196,6 +225,12 @@ func StartWith(ctx context.Context, templatePath string, kind localstack.Kind, e
 		return nil, err
 	}
 	sys.Runner, sys.Clients, sys.URL, sys.issuer = run, c, run.URL(), iss
+	if sys.runOpts.NoPollers {
+		if sys.workers, err = startWorkerProcess(ctx, sys.workerSpec(all)); err != nil {
+			sys.Close()
+			return nil, err
+		}
+	}
 	sys.HTTP = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1024}}
 	return sys, nil
 }
@@ -232,6 +267,13 @@ func withBase(env map[string]string) map[string]string {
 func (s *System) Redeploy(ctx context.Context, env map[string]string) error {
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
+	if s.workers != nil {
+		err := s.workers.stop()
+		s.workers = nil
+		if err != nil {
+			return err
+		}
+	}
 	if err := s.Runner.Close(cctx); err != nil {
 		return err
 	}
@@ -243,6 +285,11 @@ func (s *System) Redeploy(ctx context.Context, env map[string]string) error {
 		return err
 	}
 	s.Runner, s.URL = run, run.URL()
+	if opts.NoPollers {
+		if s.workers, err = startWorkerProcess(ctx, s.workerSpec(all)); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -251,12 +298,26 @@ func (s *System) Close() {
 	s.closeOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		_ = s.Runner.Close(ctx)
+		if s.workers != nil {
+			_ = s.workers.stop()
+		}
+		if s.Runner != nil {
+			_ = s.Runner.Close(ctx)
+		}
 		for _, c := range s.closers {
 			_ = c()
 		}
 		_ = s.Stack.Close()
 	})
+}
+
+// workerSpec is what the worker process needs to join this system.
+func (s *System) workerSpec(env map[string]string) workerSpec {
+	return workerSpec{
+		Template: s.template, Kind: s.Stack.Kind, Region: s.Stack.Region,
+		DynamoDB: s.Stack.DynamoDBEndpoint, SQS: s.Stack.SQSEndpoint, S3: s.Stack.S3Endpoint,
+		Env: env, MaxPollers: s.runOpts.MaxPollers,
+	}
 }
 
 // Token mints a session token for a holder key.

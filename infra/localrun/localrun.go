@@ -85,6 +85,12 @@ type Options struct {
 	// such as DynamoDB Local's one SQLite database, batches beyond a couple
 	// do no more work; they only make every other call wait behind them.
 	MaxPollers int
+	// NoPollers builds the SQS event sources but polls none of them, and
+	// NoSchedules builds the schedules but fires none: two runners on one
+	// stack and one NamePrefix, one serving the API and one polling the
+	// queues, are one system split across processes, as AWS runs the API's
+	// and the workers' functions on instances of their own (make bench).
+	NoPollers, NoSchedules bool
 }
 
 // Runner is a running local system. Close stops it.
@@ -215,8 +221,12 @@ func New(ctx context.Context, o Options) (*Runner, error) {
 			r.log.Error("http server stopped", "err", err.Error())
 		}
 	}()
-	r.startPollers()
-	r.startSchedules()
+	if !o.NoPollers {
+		r.startPollers()
+	}
+	if !o.NoSchedules {
+		r.startSchedules()
+	}
 	return r, nil
 }
 

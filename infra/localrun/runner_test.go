@@ -614,3 +614,35 @@ func TestMaxPollers(t *testing.T) {
 		}
 	})
 }
+
+// TestSplitRunners: a runner without pollers and one without schedules on
+// the same stack and name prefix are one system in two parts: the first
+// fires only its schedules and leaves the queues alone, the second polls
+// them, so a message sent while only the first runs waits for the second.
+func TestSplitRunners(t *testing.T) {
+	eachStack(t, func(t *testing.T, stack *localstack.Stack) {
+		seen := &sqsLog{receives: map[string]int{}, records: map[string]events.SQSMessage{}}
+		prefix := uniquePrefix(t)
+		api := startRunner(t, Options{TemplatePath: testTemplate, Stack: stack, Registry: testRegistry(seen), NamePrefix: prefix, NoPollers: true})
+		// The two schedules only.
+		if n := api.active.Load(); n != 2 {
+			t.Errorf("runner without pollers: %d pollers and schedules running, want 2", n)
+		}
+		ctx := context.Background()
+		clients := must(stack.Clients(ctx))
+		jobs := api.names.queues["Jobs"]
+		if _, err := clients.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(jobs.url), MessageBody: aws.String("split")}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1500 * time.Millisecond)
+		if n := seen.count("split"); n != 0 {
+			t.Fatalf("a runner without pollers delivered the message %d times", n)
+		}
+		workers := startRunner(t, Options{TemplatePath: testTemplate, Stack: stack, Registry: testRegistry(seen), NamePrefix: prefix, NoSchedules: true})
+		// Jobs' 2 and Poison's 2 pollers, no schedule.
+		if n := workers.active.Load(); n != 2+2 {
+			t.Errorf("runner without schedules: %d pollers and schedules running, want 4", n)
+		}
+		eventually(t, 10*time.Second, "the second runner to deliver the message", func() bool { return seen.count("split") == 1 })
+	})
+}

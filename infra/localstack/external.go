@@ -325,7 +325,7 @@ func startChild(ctx context.Context, name string, build func(port int) *exec.Cmd
 		if err != nil {
 			return nil, "", err
 		}
-		c := &child{name: name, cmd: niced(build(port), nice), exited: make(chan struct{})}
+		c := &child{name: name, cmd: Niced(build(port), nice), exited: make(chan struct{})}
 		c.out = &childOutput{name: name, log: logs}
 		c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
 		c.cmd.WaitDelay = time.Second // do not hang on pipes a grandchild might hold
@@ -413,10 +413,10 @@ func withoutPrefix(env []string, prefix string) []string {
 // Compile-time check that the child output is a writer exec can use.
 var _ io.Writer = (*childOutput)(nil)
 
-// niced runs cmd under nice(1), so every thread it starts has the lower
+// Niced runs cmd under nice(1), so every thread it starts has the lower
 // priority (a niceness set after the start would miss threads already
 // made). Without nice on the PATH, cmd runs as it is.
-func niced(cmd *exec.Cmd, nice int) *exec.Cmd {
+func Niced(cmd *exec.Cmd, nice int) *exec.Cmd {
 	if nice <= 0 {
 		return cmd
 	}

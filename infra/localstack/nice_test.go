@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestNiced: a command run through niced has the niceness asked for, and
+// TestNiced: a command run through Niced has the niceness asked for, and
 // without one it runs as it is.
 func TestNiced(t *testing.T) {
 	nice := func(cmd *exec.Cmd) string {
@@ -23,10 +23,10 @@ func TestNiced(t *testing.T) {
 	if base != "0" {
 		t.Fatalf("the test runs at niceness %s; nice adds to it, run it at 0", base)
 	}
-	if got := nice(niced(exec.Command("cat", "/proc/self/stat"), 7)); got != "7" {
-		t.Fatalf("niced: %s, want 7", got)
+	if got := nice(Niced(exec.Command("cat", "/proc/self/stat"), 7)); got != "7" {
+		t.Fatalf("Niced: %s, want 7", got)
 	}
-	if got := nice(niced(exec.Command("cat", "/proc/self/stat"), 0)); got != base {
+	if got := nice(Niced(exec.Command("cat", "/proc/self/stat"), 0)); got != base {
 		t.Fatalf("nice 0 changed the niceness: %s, want %s", got, base)
 	}
 }

@@ -22,6 +22,8 @@ import (
 )
 
 func main() {
+	// The bench starts itself again as its worker process.
+	bench.ServeWorkersIfAsked()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, os.Args[1:]); err != nil {
@@ -36,6 +38,14 @@ func workerBatches() string {
 		return "Worker batches as template.yaml allows (`MaximumConcurrency: 10`)."
 	}
 	return fmt.Sprintf("Batches of each queue's function capped at %d at a time (`-worker-batches`; template.yaml allows the worker 10): DynamoDB Local writes through one SQLite database, one write at a time, so more concurrent transactions add little to the drain and the accept path's calls queue behind them. The worker rate below is measured with this cap, and the drain targets are held against it. The run under faults keeps the template's 10.", bench.WorkerBatches)
+}
+
+// workerPlacement says where the queue functions ran.
+func workerPlacement() string {
+	if !bench.WorkerProcess {
+		return "The API's and the queues' functions in one process with the load generator."
+	}
+	return fmt.Sprintf("The API's functions in one process with the load generator; the queues' functions in a worker process of their own at niceness %d (`-worker-process`, `-worker-nice`), as AWS runs them on Lambda instances of their own, so their processor time and garbage collection give way to the API's on the shared cores, as the emulators' do. The run under faults keeps them in the API's process, where it kills their batches.", bench.WorkerNice)
 }
 
 func run(ctx context.Context, args []string) error {
@@ -53,6 +63,8 @@ func run(ctx context.Context, args []string) error {
 	faultHolders := fs.Int("fault-holders", 1500, "holders in the run under faults (7 commands each); 0 skips it")
 	fs.IntVar(&bench.EmulatorNice, "emulator-nice", bench.EmulatorNice, "niceness of the emulator processes (they are other machines in AWS); 0 for none")
 	fs.IntVar(&bench.WorkerBatches, "worker-batches", bench.WorkerBatches, "cap on each queue function's concurrent batches (template.yaml allows the worker 10; DynamoDB Local serialises writes); 0 for the template's")
+	fs.BoolVar(&bench.WorkerProcess, "worker-process", bench.WorkerProcess, "run the queue functions in a process of their own, as AWS runs them on instances of their own; false runs them beside the API")
+	fs.IntVar(&bench.WorkerNice, "worker-nice", bench.WorkerNice, "niceness of the worker process; 0 for none")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -152,7 +164,7 @@ func run(ctx context.Context, args []string) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (`go run ./infra/cmd/pccc-bench %s`) on %s.\n\n",
 		strings.Join(args, " "), time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "- Machine: %s.\n- Stack: `%s` (the whole system in one process, functions invoked in-process with real API Gateway and SQS events).\n", bench.Machine(), kind)
+	fmt.Fprintf(&b, "- Machine: %s.\n- Stack: `%s`; functions invoked in-process with real API Gateway and SQS events. %s\n", bench.Machine(), kind, workerPlacement())
 	fmt.Fprintf(&b, "- Emulators at niceness %d (in AWS they are other machines). %s\n- Run took %.0f s.\n\n", bench.EmulatorNice, workerBatches(), time.Since(started).Seconds())
 	fmt.Fprintf(&b, "## Ceilings, side by side\n\nClosed loop: %d workers each send the next call when the last one ends, %v per measurement after %v of warm-up, all in this one run, so the ratios hold on a noisy machine where the absolute rates do not. The load generator shares the machine's cores with the system and the emulators.\n\n", *workers, *dur, *warm)
 	bench.WriteCeilings(&b, c)
