@@ -45,7 +45,11 @@ func workerPlacement() string {
 	if !bench.WorkerProcess {
 		return "The API's and the queues' functions in one process with the load generator."
 	}
-	return fmt.Sprintf("The API's functions in one process with the load generator; the queues' functions in a worker process of their own at niceness %d (`-worker-process`, `-worker-nice`), as AWS runs them on Lambda instances of their own, so their processor time and garbage collection give way to the API's on the shared cores, as the emulators' do. The run under faults keeps them in the API's process, where it kills their batches.", bench.WorkerNice)
+	nice := "at the same priority"
+	if bench.WorkerNice > 0 {
+		nice = fmt.Sprintf("at niceness %d", bench.WorkerNice)
+	}
+	return fmt.Sprintf("The API's functions in one process with the load generator; the queues' functions in a worker process of their own %s (`-worker-process`, `-worker-nice`), as AWS runs them on Lambda instances of their own: the cores are shared, but the API's process never waits on the workers' heap, garbage collection or goroutines. The run under faults keeps them in the API's process, where it kills their batches.", nice)
 }
 
 func run(ctx context.Context, args []string) error {
