@@ -37,16 +37,21 @@ import (
 const workerProcessEnv = "PCCC_BENCH_WORKER_PROCESS"
 
 // WorkerProcess runs the queue functions in a child process (see above);
-// false runs them in this process beside the API, as localrun does for
-// make run. The run under faults always keeps them here, since it kills
+// false, the default, runs them in this process beside the API, as
+// localrun does for make run. Measured side by side on 2 shared cores, the
+// child process does not help: the kernel shares the cores by thread, so
+// a worker process with one busy poller gets a smaller share than the
+// same goroutines among the API's, the workers all but stop while the
+// accept ceiling is measured (147 µs of worker time per accepted call
+// against ~700), that ceiling reads 491-570/s instead of 282-434/s, and
+// the spike at half of it and the overload at twice it overrun the cores
+// (accept p99 100 ms, refusals' p99 63 ms, on a clean clone at bc9c23f).
+// The run under faults always keeps the workers here, since it kills
 // worker batches from inside.
-var WorkerProcess = true
+var WorkerProcess = false
 
 // WorkerNice is the worker process's niceness (0: as this process). At 10
-// or 19 the workers give way to the API's calls but also to the emulators
-// serving them: the accept ceiling rose to 504-570/s from 282-317/s, the
-// drain stalled behind it, and at twice that ceiling the refusals' p99 was
-// 57-96 ms; at 0 the spike's accept p99 was 42 ms at a 158/s peak.
+// or 19 the workers gave way to the emulators serving the API as well.
 var WorkerNice = 0
 
 // workerSpec is what a worker process needs to join a running system.

@@ -12,12 +12,14 @@ import (
 	"github.com/pccc/pccc/infra/localstack"
 )
 
-// TestWorkerProcess: a bench system runs its queue functions in a child
-// process at WorkerNice, and only there: with that process paused a
+// TestWorkerProcess: with WorkerProcess, a bench system runs its queue
+// functions in a child process at WorkerNice, and only there: with that process paused a
 // command stays pending, resumed it succeeds, its processor time is
 // counted as the worker process's; after Redeploy a new one takes over,
 // and Close leaves none running.
 func TestWorkerProcess(t *testing.T) {
+	WorkerProcess = true
+	t.Cleanup(func() { WorkerProcess = false })
 	wd, _ := os.Getwd()
 	tpl := filepath.Join(wd, "..", "..", "template.yaml")
 	ctx := context.Background()

@@ -43,7 +43,7 @@ func workerBatches() string {
 // workerPlacement says where the queue functions ran.
 func workerPlacement() string {
 	if !bench.WorkerProcess {
-		return "The API's and the queues' functions in one process with the load generator."
+		return "The API's and the queues' functions in one process with the load generator (`-worker-process` runs the queues' in a process of their own; on shared cores that made things worse, see the README)."
 	}
 	nice := "at the same priority"
 	if bench.WorkerNice > 0 {
@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string) error {
 	faultHolders := fs.Int("fault-holders", 1500, "holders in the run under faults (7 commands each); 0 skips it")
 	fs.IntVar(&bench.EmulatorNice, "emulator-nice", bench.EmulatorNice, "niceness of the emulator processes (they are other machines in AWS); 0 for none")
 	fs.IntVar(&bench.WorkerBatches, "worker-batches", bench.WorkerBatches, "cap on each queue function's concurrent batches (template.yaml allows the worker 10; DynamoDB Local serialises writes); 0 for the template's")
-	fs.BoolVar(&bench.WorkerProcess, "worker-process", bench.WorkerProcess, "run the queue functions in a process of their own, as AWS runs them on instances of their own; false runs them beside the API")
+	fs.BoolVar(&bench.WorkerProcess, "worker-process", bench.WorkerProcess, "run the queue functions in a process of their own (as AWS runs them on instances of their own) instead of beside the API")
 	fs.IntVar(&bench.WorkerNice, "worker-nice", bench.WorkerNice, "niceness of the worker process; 0 for none")
 	if err := fs.Parse(args); err != nil {
 		return err
