@@ -6,6 +6,12 @@
 package functions
 
 import (
+	"context"
+	"fmt"
+	"maps"
+
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/pccc/pccc/shared/clearanceapi"
 	"github.com/pccc/pccc/shared/codeapi"
 	"github.com/pccc/pccc/shared/declarationapi"
@@ -36,4 +42,25 @@ var Registry = map[string]platform.Builder{
 
 	"declarationfile":   declarationapi.BuildBroker,
 	"declarationholder": declarationapi.BuildHolder,
+}
+
+// Worker is the command worker's handler, as codeapi.BuildWorker builds it.
+type Worker = func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+
+// WithWorker is Registry with the command worker wrapped by wrap, for the
+// tests and the bench that hold, count or kill its batches.
+func WithWorker(wrap func(Worker) Worker) map[string]platform.Builder {
+	reg := maps.Clone(Registry)
+	reg["codeworker"] = func(ctx context.Context, d platform.Deps) (any, error) {
+		h, err := codeapi.BuildWorker(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		w, ok := h.(Worker)
+		if !ok {
+			return nil, fmt.Errorf("codeworker: handler is %T, not a Worker", h)
+		}
+		return wrap(w), nil
+	}
+	return reg
 }

@@ -26,7 +26,6 @@ import (
 	"github.com/pccc/pccc/infra/localstack"
 	"github.com/pccc/pccc/shared/admission"
 	"github.com/pccc/pccc/shared/awsclient"
-	"github.com/pccc/pccc/shared/codeapi"
 	"github.com/pccc/pccc/shared/platform"
 	"github.com/pccc/pccc/shared/session"
 )
@@ -122,13 +121,7 @@ func (s *System) ResumeWorkers() error {
 // f, killed after every f.KillEvery-th batch's write (counted in kills).
 func workerRegistry(pause *gate, f *Faults, kills *atomic.Int64) map[string]platform.Builder {
 	var batches atomic.Int64
-	reg := maps.Clone(functions.Registry)
-	reg["codeworker"] = func(ctx context.Context, d platform.Deps) (any, error) {
-		h, err := codeapi.BuildWorker(ctx, d)
-		if err != nil {
-			return nil, err
-		}
-		real := h.(func(context.Context, events.SQSEvent) (events.SQSEventResponse, error))
+	return functions.WithWorker(func(real functions.Worker) functions.Worker {
 		return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 			pause.wait()
 			resp, err := real(ctx, ev)
@@ -137,9 +130,8 @@ func workerRegistry(pause *gate, f *Faults, kills *atomic.Int64) map[string]plat
 				panic("worker killed after its write, before the delete")
 			}
 			return resp, err
-		}, nil
-	}
-	return reg
+		}
+	})
 }
 
 // sessionKey lets the bench mint holders' session tokens: the runs are

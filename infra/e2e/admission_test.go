@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"maps"
 	"strconv"
 	"sync"
 	"testing"
@@ -12,8 +11,6 @@ import (
 
 	"github.com/pccc/pccc/functions"
 	"github.com/pccc/pccc/infra/localstack"
-	"github.com/pccc/pccc/shared/codeapi"
-	"github.com/pccc/pccc/shared/platform"
 )
 
 // TestAdmissionControl: with the workers stalled, the line grows; a command
@@ -23,18 +20,12 @@ import (
 func TestAdmissionControl(t *testing.T) {
 	eachStack(t, func(t *testing.T, kind localstack.Kind) {
 		release := make(chan struct{})
-		reg := maps.Clone(functions.Registry)
-		reg["codeworker"] = func(ctx context.Context, d platform.Deps) (any, error) {
-			h, err := codeapi.BuildWorker(ctx, d)
-			if err != nil {
-				return nil, err
-			}
-			real := h.(func(context.Context, events.SQSEvent) (events.SQSEventResponse, error))
+		reg := functions.WithWorker(func(real functions.Worker) functions.Worker {
 			return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 				<-release // stalled until the test lets the workers go
 				return real(ctx, ev)
-			}, nil
-		}
+			}
+		})
 		s := startWith(t, kind, sessionEnv(map[string]string{"WORKER_RATE": "1", "ADMIT_MAX_WAIT": "4s"}), reg)
 		defer func() {
 			select {

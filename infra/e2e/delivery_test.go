@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/pccc/pccc/functions"
 	"github.com/pccc/pccc/infra/localstack"
-	"github.com/pccc/pccc/shared/codeapi"
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/holder"
 	"github.com/pccc/pccc/shared/lifecycle"
@@ -36,13 +34,7 @@ type killSwitch struct {
 }
 
 func (k *killSwitch) registry() map[string]platform.Builder {
-	reg := maps.Clone(functions.Registry)
-	reg["codeworker"] = func(ctx context.Context, d platform.Deps) (any, error) {
-		h, err := codeapi.BuildWorker(ctx, d)
-		if err != nil {
-			return nil, err
-		}
-		real := h.(func(context.Context, events.SQSEvent) (events.SQSEventResponse, error))
+	reg := functions.WithWorker(func(real functions.Worker) functions.Worker {
 		return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 			k.mu.Lock()
 			for _, m := range ev.Records {
@@ -57,8 +49,8 @@ func (k *killSwitch) registry() map[string]platform.Builder {
 				panic("worker killed after its write, before the delete")
 			}
 			return resp, err
-		}, nil
-	}
+		}
+	})
 	return reg
 }
 
