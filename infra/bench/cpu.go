@@ -27,8 +27,9 @@ const (
 const userHZ = 100
 
 // readCPU sums user+system time of this process, of its worker process
-// and of the java and node processes it started (the emulators; others on the machine, another
-// stack's, are not this run's). Nil where /proc is not there.
+// and of the java and node processes it started (the emulators; others on
+// the machine, another stack's, are not this run's). Nil where /proc is
+// not there.
 func readCPU() CPU {
 	paths, err := filepath.Glob("/proc/[0-9]*/stat")
 	if err != nil || len(paths) == 0 {

@@ -55,7 +55,6 @@ type System struct {
 	closers   []func() error
 	closeOnce sync.Once
 	runOpts   localrun.Options // how the runner was built, for Redeploy
-	template  string
 	// workers is the worker process, when the queue functions run in one
 	// (WorkerProcess; never under faults).
 	workers *workerProcess
@@ -168,7 +167,7 @@ func StartWith(ctx context.Context, templatePath string, kind localstack.Kind, e
 	}
 	all := withBase(env)
 	kills := &atomic.Int64{}
-	sys := &System{Stack: stack, pause: newGate(), Kills: kills, template: templatePath}
+	sys := &System{Stack: stack, pause: newGate(), Kills: kills}
 	var fnClients *awsclient.Clients
 	if f != nil {
 		sys.DynamoDBFaults = faults.New(stack.DynamoDBEndpoint, f.Rates, 1)
@@ -305,11 +304,7 @@ func (s *System) Close() {
 
 // workerSpec is what the worker process needs to join this system.
 func (s *System) workerSpec(env map[string]string) workerSpec {
-	return workerSpec{
-		Template: s.template, Kind: s.Stack.Kind, Region: s.Stack.Region,
-		DynamoDB: s.Stack.DynamoDBEndpoint, SQS: s.Stack.SQSEndpoint, S3: s.Stack.S3Endpoint,
-		Env: env, MaxPollers: s.runOpts.MaxPollers,
-	}
+	return workerSpec{Template: s.runOpts.TemplatePath, Stack: s.Stack, Env: env, MaxPollers: s.runOpts.MaxPollers}
 }
 
 // Token mints a session token for a holder key.

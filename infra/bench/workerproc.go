@@ -56,12 +56,10 @@ var WorkerNice = 0
 
 // workerSpec is what a worker process needs to join a running system.
 type workerSpec struct {
-	Template   string
-	Kind       localstack.Kind
-	Region     string
-	DynamoDB   string
-	SQS        string
-	S3         string
+	Template string
+	// Stack is the running stack's endpoints (its exported fields); the
+	// worker process uses it without owning it.
+	Stack      *localstack.Stack
 	Env        map[string]string
 	MaxPollers int
 }
@@ -93,10 +91,9 @@ func serveWorkers(raw string, in io.Reader, out io.Writer) error {
 	// workers stop, by closing their input.
 	signal.Ignore(os.Interrupt)
 	ctx := context.Background()
-	stack := &localstack.Stack{Kind: spec.Kind, Region: spec.Region, DynamoDBEndpoint: spec.DynamoDB, SQSEndpoint: spec.SQS, S3Endpoint: spec.S3}
 	pause := newGate()
 	run, err := localrun.New(ctx, localrun.Options{
-		TemplatePath: spec.Template, Addr: "127.0.0.1:0", Stack: stack,
+		TemplatePath: spec.Template, Addr: "127.0.0.1:0", Stack: spec.Stack,
 		Registry: workerRegistry(pause, nil, nil), MaxPollers: spec.MaxPollers,
 		// The API's process fires the schedules.
 		NoSchedules: true,
