@@ -51,7 +51,9 @@ func TestRunServesAndStops(t *testing.T) {
 			t.Fatalf("run ended early: %v\nstderr: %s", err, stderr.String())
 		default:
 		}
-		if m := urlRE.FindStringSubmatch(stdout.String()); m != nil {
+		// The banner is written a line at a time: read it once it is whole.
+		out := stdout.String()
+		if m := urlRE.FindStringSubmatch(out); m != nil && strings.Contains(out, "Ctrl-C stops.") {
 			url = m[1]
 		} else if time.Now().After(deadline) {
 			t.Fatalf("no URL printed; stdout: %s\nstderr: %s", stdout.String(), stderr.String())
