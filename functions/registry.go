@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/pccc/pccc/shared/campaignapi"
 	"github.com/pccc/pccc/shared/clearanceapi"
 	"github.com/pccc/pccc/shared/codeapi"
 	"github.com/pccc/pccc/shared/declarationapi"
@@ -19,6 +20,8 @@ import (
 	"github.com/pccc/pccc/shared/openapi"
 	"github.com/pccc/pccc/shared/platform"
 	"github.com/pccc/pccc/shared/sms"
+	"github.com/pccc/pccc/shared/statsapi"
+	"github.com/pccc/pccc/shared/statsexport"
 )
 
 // Registry maps a function folder name to its builder.
@@ -42,6 +45,13 @@ var Registry = map[string]platform.Builder{
 
 	"declarationfile":   declarationapi.BuildBroker,
 	"declarationholder": declarationapi.BuildHolder,
+
+	"statsexport":    statsexport.Build,
+	"authoritystats": statsapi.Build,
+
+	"authoritycampaigns": campaignapi.BuildAPI,
+	"campaignreader":     campaignapi.BuildReader,
+	"campaignworker":     campaignapi.BuildWorker,
 }
 
 // Worker is the command worker's handler, as codeapi.BuildWorker builds it.

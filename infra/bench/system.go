@@ -3,8 +3,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,8 +22,10 @@ import (
 	"github.com/pccc/pccc/infra/faults"
 	"github.com/pccc/pccc/infra/localrun"
 	"github.com/pccc/pccc/infra/localstack"
+	"github.com/pccc/pccc/infra/sim"
 	"github.com/pccc/pccc/shared/admission"
 	"github.com/pccc/pccc/shared/awsclient"
+	"github.com/pccc/pccc/shared/keyring"
 	"github.com/pccc/pccc/shared/platform"
 	"github.com/pccc/pccc/shared/session"
 )
@@ -154,6 +154,10 @@ var EmulatorNice = 10
 // sizes their concurrency to that. 0 runs what the template says.
 var WorkerBatches = 1
 
+// FunctionLog, when set, receives the functions' and the runner's JSON log
+// lines (pccc-bench -log), to find what a run's refusals were.
+var FunctionLog io.Writer
+
 // Start runs the system on a stack of the given kind with extra settings.
 func Start(ctx context.Context, templatePath string, kind localstack.Kind, env map[string]string) (*System, error) {
 	return StartWith(ctx, templatePath, kind, env, nil)
@@ -161,6 +165,12 @@ func Start(ctx context.Context, templatePath string, kind localstack.Kind, env m
 
 // StartWith is Start with faults injected (nil: none).
 func StartWith(ctx context.Context, templatePath string, kind localstack.Kind, env map[string]string, f *Faults) (*System, error) {
+	return startSystem(ctx, templatePath, kind, env, f, nil)
+}
+
+// startSystem is StartWith with the residents the bureau and carrier
+// simulators know (nil: the built-in ones).
+func startSystem(ctx context.Context, templatePath string, kind localstack.Kind, env map[string]string, f *Faults, residents []sim.Resident) (*System, error) {
 	stack, err := localstack.Start(ctx, kind, localstack.Options{Nice: EmulatorNice})
 	if err != nil {
 		return nil, err
@@ -184,13 +194,13 @@ func StartWith(ctx context.Context, templatePath string, kind localstack.Kind, e
 			return nil, err
 		}
 		sys.closers = append(sys.closers, stopD, stopQ)
-		if fnClients, err = awsclient.New(ctx, awsclient.Options{Region: stack.Region, DynamoDBEndpoint: d, SQSEndpoint: q}); err != nil {
+		if fnClients, err = awsclient.New(ctx, awsclient.Options{Region: stack.Region, DynamoDBEndpoint: d, SQSEndpoint: q, S3Endpoint: stack.S3Endpoint, KMSEndpoint: stack.KMSEndpoint}); err != nil {
 			return nil, err
 		}
 	}
 	sys.runOpts = localrun.Options{
 		TemplatePath: templatePath, Addr: "127.0.0.1:0", Stack: stack, Registry: workerRegistry(sys.pause, f, kills), FunctionClients: fnClients,
-		MaxPollers: WorkerBatches,
+		MaxPollers: WorkerBatches, Residents: residents, FunctionLog: FunctionLog, Log: FunctionLog, KeyRings: benchRings,
 		// The workers poll from a process of their own (workerproc.go).
 		NoPollers: f == nil && WorkerProcess,
 	}
@@ -226,27 +236,26 @@ func StartWith(ctx context.Context, templatePath string, kind localstack.Kind, e
 	return sys, nil
 }
 
-// dataKey and hmacKey are this process's: functions redeployed on the
-// same table open what the first ones sealed, as in AWS, where a deploy
-// keeps its secrets.
-var dataKey, hmacKey = randomKey(), randomKey()
-
-func randomKey() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux
-	return base64.StdEncoding.EncodeToString(b)
+// benchRings are this process's key rings, given to every bench system
+// and its worker processes: functions redeployed on the same table open
+// what the first ones sealed, as in AWS, where a deploy keeps its keys;
+// the session ring is sessionKey, so the bench can mint tokens.
+var benchRings = map[keyring.Kind]keyring.Ring{
+	keyring.Session: {Active: "b1", Keys: map[string][]byte{"b1": sessionKey}},
+	keyring.Data:    keyring.NewRing("bd1"),
+	keyring.HMAC:    keyring.NewRing("bh1"),
+	keyring.Origin:  keyring.NewRing("bo1"),
 }
 
 // withBase is env over the settings every bench system has.
 func withBase(env map[string]string) map[string]string {
 	all := map[string]string{
-		"PCCC_SESSION_KEYS":   "b1:" + base64.StdEncoding.EncodeToString(sessionKey),
-		"PCCC_SESSION_KEY_ID": "b1",
-		"PCCC_DATA_KEYS":      "bd1:" + dataKey,
-		"PCCC_DATA_KEY_ID":    "bd1",
-		"PCCC_HMAC_KEY":       hmacKey,
-		"SESSION_TTL":         "1h",
-		"LOG_LEVEL":           "error",
+		"SESSION_TTL": "1h",
+		"LOG_LEVEL":   "error",
+	}
+	if FunctionLog != nil {
+		// What -log is for: the refusals and failures, which are warnings.
+		all["LOG_LEVEL"] = "warn"
 	}
 	maps.Copy(all, env)
 	return all
@@ -304,7 +313,7 @@ func (s *System) Close() {
 
 // workerSpec is what the worker process needs to join this system.
 func (s *System) workerSpec(env map[string]string) workerSpec {
-	return workerSpec{Template: s.runOpts.TemplatePath, Stack: s.Stack, Env: env, MaxPollers: s.runOpts.MaxPollers}
+	return workerSpec{Template: s.runOpts.TemplatePath, Stack: s.Stack, Env: env, MaxPollers: s.runOpts.MaxPollers, KeyRings: benchRings}
 }
 
 // Token mints a session token for a holder key.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pccc/pccc/infra/localrun"
 	"github.com/pccc/pccc/infra/localstack"
+	"github.com/pccc/pccc/shared/keyring"
 )
 
 // In AWS the workers are Lambda instances of their own: their garbage
@@ -62,6 +63,7 @@ type workerSpec struct {
 	Stack      *localstack.Stack
 	Env        map[string]string
 	MaxPollers int
+	KeyRings   map[keyring.Kind]keyring.Ring
 }
 
 // ServeWorkersIfAsked makes this process a bench's worker process when it
@@ -98,6 +100,9 @@ func serveWorkers(raw string, in io.Reader, out io.Writer) error {
 		// The API's process fires the schedules.
 		NoSchedules: true,
 		Getenv:      func(k string) string { return spec.Env[k] },
+		// This process's rings: the same as the API's process (a child of
+		// the same binary is a new process, so they travel in the spec).
+		KeyRings: spec.KeyRings,
 		// The runner's own lines (failed batches, receives, deletes) are
 		// the bench's to see; the functions' stay at the run's LOG_LEVEL.
 		Log: os.Stderr, FunctionLog: os.Stderr,

@@ -41,7 +41,7 @@ func TestMeter(t *testing.T) {
 			at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 			before := m.Snapshot()
 			h := dynamo.Holder{Key: "h", Code: "P100000000005", Status: "active", IssuedAt: at, ExpiresAt: at.AddDate(1, 0, 0)}
-			if err := st.Apply(ctx, dynamo.Change{RequestID: "r", Actor: "holder", Kind: stats.Issued, At: at, Day: stats.Day(at), New: h, NewCode: h.Code}); err != nil {
+			if err := st.Apply(ctx, dynamo.Change{RequestID: "r", Actor: "holder", Kind: stats.Issued, At: at, New: h, NewCode: h.Code}); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := st.Holder(ctx, "h"); err != nil {

@@ -6,7 +6,8 @@
 //   - every succeeded request left exactly one audit event;
 //   - no holder has two live codes, every live code's holder names it, and
 //     a code belongs to one holder (its item is keyed by the code);
-//   - the statistics counters equal the succeeded commands, kind by kind;
+//   - the statistics counters equal the succeeded commands, kind by kind,
+//     and so do the exported figures (the daily files) when given;
 //   - every message in a dead-letter queue belongs to a failed request.
 //
 // It scans, so it is for local runs and tests (make bench, CI), never for
@@ -42,6 +43,9 @@ type Input struct {
 	// DeadLetters are the bodies of the messages found in the command
 	// dead-letter queue.
 	DeadLetters []string
+	// Exported, when not nil, are the figures of the days the daily export
+	// wrote (read back from its files), covering every day of the run.
+	Exported []stats.Daily
 }
 
 // Report is the result: counts, and one line per violation.
@@ -50,7 +54,9 @@ type Report struct {
 	Holders, LiveCodes, RetiredCodes         int
 	DeadLetters                              int
 	Counters, SucceededByKind                map[stats.Kind]int64
-	Violations                               []string
+	// Exported adds up the exported days' figures (nil without Input.Exported).
+	Exported   map[stats.Kind]int64
+	Violations []string
 }
 
 // OK reports whether nothing was violated.
@@ -103,9 +109,14 @@ func Check(ctx context.Context, db ScanAPI, table string, in Input) (Report, err
 				audits[str(it, "requestId")]++
 			case strings.HasPrefix(pk, "STAT#"):
 				for _, k := range stats.Kinds() {
-					if v, ok := it[string(k)].(*types.AttributeValueMemberN); ok {
-						n, _ := strconv.ParseInt(v.Value, 10, 64)
-						rep.Counters[k] += n
+					day := number(it, string(k))
+					rep.Counters[k] += day
+					var hours int64
+					for h := range 24 {
+						hours += number(it, dynamo.HourAttr(k, h))
+					}
+					if hours != day {
+						rep.violate("counter item %s: %s is %d for the day, %d over its hours", pk, k, day, hours)
 					}
 				}
 			}
@@ -187,11 +198,36 @@ func Check(ctx context.Context, db ScanAPI, table string, in Input) (Report, err
 		}
 	}
 
-	// Counters.
-	for _, k := range stats.Kinds() {
+	// Counters: one per succeeded command, and its parts (why, by whom)
+	// add up to it.
+	for _, k := range stats.CommandKinds() {
 		if rep.Counters[k] != rep.SucceededByKind[k] {
 			rep.violate("counter %s is %d, succeeded commands of that kind %d", k, rep.Counters[k], rep.SucceededByKind[k])
 		}
+	}
+	checkParts(&rep, "counter", rep.Counters)
+
+	// The exported figures: the same, and each day's hours add up to it.
+	if in.Exported != nil {
+		rep.Exported = map[stats.Kind]int64{}
+		for _, d := range in.Exported {
+			for _, k := range stats.Kinds() {
+				rep.Exported[k] += d.Counts[k]
+				var hours int64
+				for h := range d.Hours {
+					hours += d.Hours[h][k]
+				}
+				if hours != d.Counts[k] {
+					rep.violate("exported %s: %s is %d for the day, %d over its hours", d.Day, k, d.Counts[k], hours)
+				}
+			}
+		}
+		for _, k := range stats.CommandKinds() {
+			if rep.Exported[k] != rep.SucceededByKind[k] {
+				rep.violate("exported %s is %d, succeeded commands of that kind %d", k, rep.Exported[k], rep.SucceededByKind[k])
+			}
+		}
+		checkParts(&rep, "exported", rep.Exported)
 	}
 
 	// Dead letters.
@@ -213,6 +249,28 @@ func Check(ctx context.Context, db ScanAPI, table string, in Input) (Report, err
 		}
 	}
 	return rep, nil
+}
+
+// checkParts reports a kind whose parts (stats.Parts) do not add up to it.
+func checkParts(rep *Report, what string, f map[stats.Kind]int64) {
+	for parent, parts := range stats.Parts() {
+		var sum int64
+		for _, p := range parts {
+			sum += f[p]
+		}
+		if sum != f[parent] {
+			rep.violate("%s %s is %d, its parts add up to %d", what, parent, f[parent], sum)
+		}
+	}
+}
+
+func number(it map[string]types.AttributeValue, name string) int64 {
+	v, ok := it[name].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0
+	}
+	n, _ := strconv.ParseInt(v.Value, 10, 64)
+	return n
 }
 
 func str(it map[string]types.AttributeValue, name string) string {

@@ -47,8 +47,7 @@ func TestCheck(t *testing.T) {
 			t.Fatal(err)
 		}
 		h := dynamo.Holder{Key: hk, Code: code, Status: "active", IssuedAt: at, ExpiresAt: at.AddDate(1, 0, 0)}
-		if err := st.Apply(ctx, dynamo.Change{RequestID: id, Actor: "holder", Kind: stats.Issued, Command: "issue", At: at,
-			Day: stats.Day(at), New: h, NewCode: code}); err != nil {
+		if err := st.Apply(ctx, dynamo.Change{RequestID: id, Actor: "holder", Kind: stats.Issued, Command: "issue", At: at, New: h, NewCode: code}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -66,6 +65,25 @@ func TestCheck(t *testing.T) {
 	}
 	if !rep.OK() || rep.Succeeded != 2 || rep.Failed != 1 || rep.LiveCodes != 2 || rep.Counters[stats.Issued] != 2 {
 		t.Fatalf("a consistent run: %+v", rep)
+	}
+
+	// The exported figures: the day read back from the counters agrees;
+	// a file that lost one issue, or whose hours do not add up, does not.
+	days, err := dynamo.NewStats(d, table).Read(ctx, []string{stats.Day(at)}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := Input{Answered: []string{"r1", "r2", "r3"}, DeadLetters: []string{`{"requestId":"r3"}`}, Exported: days}
+	if rep, _ := Check(ctx, d, table, in); !rep.OK() || rep.Exported[stats.Issued] != 2 {
+		t.Fatalf("the export of a consistent run: %+v", rep)
+	}
+	short := days[0]
+	short.Counts = stats.Figures{stats.Issued: 1}
+	in.Exported = []stats.Daily{short}
+	rep2, _ := Check(ctx, d, table, in)
+	if !strings.Contains(strings.Join(rep2.Violations, "\n"), "exported issued is 1, succeeded commands of that kind 2") ||
+		!strings.Contains(strings.Join(rep2.Violations, "\n"), "over its hours") {
+		t.Errorf("an export short of an issue: %v", rep2.Violations)
 	}
 
 	put := func(item map[string]types.AttributeValue) {

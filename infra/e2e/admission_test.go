@@ -2,15 +2,23 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/pccc/pccc/functions"
 	"github.com/pccc/pccc/infra/localstack"
+	"github.com/pccc/pccc/infra/sim"
 )
 
 // TestAdmissionControl: with the workers stalled, the line grows; a command
@@ -133,5 +141,70 @@ func TestAdmissionRate(t *testing.T) {
 			time.Sleep(300 * time.Millisecond)
 		}
 		s.succeeded(t, toks[i], accepted(t, r))
+	})
+}
+
+// TestSMSAdmissionCountsNothing: a start the SMS step's admission refuses
+// (the code could not reach the phone in time at the provider's rate) is
+// answered 503 with Retry-After and the place in line, and leaves the
+// tables exactly as they were: no phone, person, verification or address
+// counter, no statistics, no code on the verification; and no message on
+// the code queue, none at the phone. The same dump does change with the
+// real-name step before it, which counts.
+func TestSMSAdmissionCountsNothing(t *testing.T) {
+	eachStack(t, func(t *testing.T, kind localstack.Kind) {
+		// One SMS a second and a half-second bound: even the first code in
+		// an empty line waits a second, so every start is refused.
+		s := start(t, kind, map[string]string{"SMS_RATE": "1", "SMS_ADMIT_MAX_WAIT": "500ms", "OTP_SENDS_PER_PHONE_PER_DAY": "2"})
+		r := sim.BuiltIn()[4]
+		sorted := func() string {
+			lines := strings.Split(dumpTables(t, s.stack), "\n")
+			slices.Sort(lines)
+			return strings.Join(lines, "\n")
+		}
+		empty := sorted()
+		id := s.startVerification(t, r)
+		before := sorted()
+		if before == empty {
+			t.Fatal("the real-name step changed nothing in the dump: the comparison below would prove nothing")
+		}
+		// More refusals than the phone's daily codes: none of them counts.
+		for i := range 4 {
+			rep := s.postJSON(t, "/v1/verifications/"+id+"/sms", smsBody(r))
+			e, _ := rep.body["error"].(map[string]any)
+			if rep.status != http.StatusServiceUnavailable || rep.errCode != "OVERLOADED" || retryAfter(rep) < 1 || e["position"] == nil {
+				t.Fatalf("start %d: %d Retry-After %q %s", i, rep.status, rep.header.Get("Retry-After"), rep.raw)
+			}
+		}
+		if after := sorted(); after != before {
+			t.Fatalf("a refused start changed the tables:\nbefore\n%s\nafter\n%s", before, after)
+		}
+		c, err := s.stack.Clients(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		url, err := c.SQS.GetQueueUrl(context.Background(), &sqs.GetQueueUrlInput{QueueName: aws.String("pccc-local-SmsCodeQueue")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := c.SQS.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: url.QueueUrl,
+			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []string{"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"} {
+			// goaws reports no delayed count; the others must be there.
+			if v, ok := q.Attributes[a]; v != "0" && (ok || a != "ApproximateNumberOfMessagesDelayed") {
+				t.Errorf("code queue %s = %q after refused starts", a, v)
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+		rep := s.do(t, http.MethodGet, "/_local/sms?phone="+r.Phone, "", "")
+		var out struct {
+			Messages *[]json.RawMessage `json:"messages"`
+		}
+		if err := json.Unmarshal([]byte(rep.raw), &out); err != nil || out.Messages == nil || len(*out.Messages) != 0 {
+			t.Fatalf("the phone's SMS: %d %s", rep.status, rep.raw)
+		}
 	})
 }

@@ -28,7 +28,7 @@ func TestCodeStoreInvariants(t *testing.T) {
 		st := dynamo.NewCodeStore(c.DynamoDB, table, dynamo.NewStats(c.DynamoDB, table))
 		at := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
 		issue := func(req, code string) dynamo.Change {
-			return dynamo.Change{RequestID: req, Actor: "holder", Kind: stats.Issued, At: at, Day: stats.Day(at),
+			return dynamo.Change{RequestID: req, Actor: "holder", Kind: stats.Issued, At: at,
 				New: dynamo.Holder{Key: "hk", Code: code, Status: "active", IssuedAt: at, ExpiresAt: at.AddDate(1, 0, 0)}, NewCode: code}
 		}
 		var ok, refused atomic.Int64
@@ -57,7 +57,7 @@ func TestCodeStoreInvariants(t *testing.T) {
 		}
 		next := h
 		next.Code = "P999999999990"
-		reissue := dynamo.Change{RequestID: "re", Actor: "holder", Kind: stats.Reissued, At: at, Day: stats.Day(at),
+		reissue := dynamo.Change{RequestID: "re", Actor: "holder", Kind: stats.Reissued, At: at,
 			Old: h, New: next, NewCode: next.Code, RetireCode: h.Code}
 		if err := st.Apply(ctx, reissue); err != nil {
 			t.Fatal(err)
@@ -71,7 +71,7 @@ func TestCodeStoreInvariants(t *testing.T) {
 		if err := st.Apply(ctx, issue("r0", "P888888888880")); !errors.Is(err, dynamo.ErrAlreadyIssued) {
 			t.Fatalf("issue while a code is live: %v", err)
 		}
-		counts, err := dynamo.NewStats(c.DynamoDB, table).Read(ctx, []string{stats.Day(at)})
+		counts, err := dynamo.NewStats(c.DynamoDB, table).Read(ctx, []string{stats.Day(at)}, false)
 		if err != nil || counts[0].Counts[stats.Issued] != 1 || counts[0].Counts[stats.Reissued] != 1 {
 			t.Fatalf("counts %v %v", counts, err)
 		}

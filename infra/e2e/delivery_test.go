@@ -189,8 +189,7 @@ func TestDailyExpiry(t *testing.T) {
 			t.Helper()
 			h := dynamo.Holder{Key: hk, Code: code, Status: string(r.Status), IssuedAt: r.IssuedAt, ExpiresAt: r.ExpiresAt}
 			h.Due, _ = r.Due(p)
-			if err := st.Apply(ctx, dynamo.Change{RequestID: "seed-" + hk, Actor: "holder", Kind: stats.Issued, At: r.IssuedAt,
-				Day: stats.Day(r.IssuedAt), New: h, NewCode: code}); err != nil {
+			if err := st.Apply(ctx, dynamo.Change{RequestID: "seed-" + hk, Actor: "holder", Kind: stats.Issued, At: r.IssuedAt, New: h, NewCode: code}); err != nil {
 				t.Fatal(err)
 			}
 		}

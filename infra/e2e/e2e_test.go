@@ -55,6 +55,7 @@ func startCustom(t *testing.T, kind localstack.Kind, env map[string]string, adju
 		Stack:        stack,
 		FunctionLog:  logs,
 		Log:          logs,
+		KeyRings:     testRings,
 		Getenv: func(k string) string {
 			if v, ok := env[k]; ok {
 				return v

@@ -67,13 +67,16 @@ func (s *system) waitSMS(t *testing.T, phone, part string, want int) int {
 	return s.smsWith(phone, part)
 }
 
-func notifyText(t *testing.T, k holder.Kind) string {
+// notifyText is the Korean notice of k (holders choose Korean unless they
+// say otherwise), naming the runner's page: PUBLIC_SITE_URL defaults to
+// the runner's URL locally.
+func (s *system) notifyText(t *testing.T, k holder.Kind) string {
 	t.Helper()
-	text, ok := notify.ChangeText(k)
+	text, ok := notify.ChangeText(k, s.url)
 	if !ok {
 		t.Fatalf("no text for %s", k)
 	}
-	return text
+	return text.Ko
 }
 
 // TestNotifyGuessing is the acceptance run: many wrong names and phones
@@ -122,7 +125,7 @@ func TestNotifyGuessing(t *testing.T) {
 		}
 
 		// The holder hears of it once, whatever the number of mismatches.
-		warn := notify.MismatchText(notify.Last4(code))
+		warn := notify.MismatchText(notify.Last4(code), s.url).Ko
 		if n := s.waitSMS(t, phone, warn, 1); n != 1 {
 			t.Fatalf("the holder got %d repeated-mismatch SMS, want 1: %v", n, s.run.Outbox().List(phone))
 		}
@@ -200,7 +203,7 @@ func TestNotifyCodeChange(t *testing.T) {
 		phone := "01055550002"
 		hk := "notify-change-" + string(kind)
 		tok, _ := s.issueWithPhone(t, hk, phone)
-		if n := s.waitSMS(t, phone, notifyText(t, holder.Issue), 1); n != 1 {
+		if n := s.waitSMS(t, phone, s.notifyText(t, holder.Issue), 1); n != 1 {
 			t.Fatalf("%d issue notices", n)
 		}
 
@@ -216,7 +219,7 @@ func TestNotifyCodeChange(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if n := s.waitSMS(t, phone, notifyText(t, holder.Suspend), 1); n != 1 {
+		if n := s.waitSMS(t, phone, s.notifyText(t, holder.Suspend), 1); n != 1 {
 			t.Fatalf("%d suspension notices for one suspension: %v", n, s.run.Outbox().List(phone))
 		}
 		if v := s.finished(t, tok, id); v["status"] != "succeeded" {
@@ -226,12 +229,12 @@ func TestNotifyCodeChange(t *testing.T) {
 		// A change of phone: the phone registered before hears of it.
 		id = accepted(t, s.call(t, "PATCH", "/v1/codes/me", tok, "", `{"phone":"010-5555-0003"}`))
 		s.succeeded(t, tok, id)
-		if n := s.waitSMS(t, phone, notifyText(t, holder.Update), 1); n != 1 {
+		if n := s.waitSMS(t, phone, s.notifyText(t, holder.Update), 1); n != 1 {
 			t.Fatalf("%d update notices to the old phone", n)
 		}
 		id = accepted(t, s.call(t, "POST", "/v1/codes/me/resume", tok, "", ""))
 		s.succeeded(t, tok, id)
-		if n := s.waitSMS(t, "01055550003", notifyText(t, holder.Resume), 1); n != 1 {
+		if n := s.waitSMS(t, "01055550003", s.notifyText(t, holder.Resume), 1); n != 1 {
 			t.Fatalf("%d resume notices to the new phone", n)
 		}
 	})
@@ -265,7 +268,7 @@ func TestNotifyDailyExpiry(t *testing.T) {
 			if r.status != 200 || res["queued"] != float64(1-run) {
 				t.Fatalf("expiry run %d: %d %s", run, r.status, r.raw)
 			}
-			if n := s.waitSMS(t, phone, notifyText(t, holder.Expire), 1); n != 1 {
+			if n := s.waitSMS(t, phone, s.notifyText(t, holder.Expire), 1); n != 1 {
 				t.Fatalf("after run %d: %d expiry notices: %v", run, n, s.run.Outbox().List(phone))
 			}
 		}
@@ -292,14 +295,14 @@ func TestNotifyDeclarations(t *testing.T) {
 			return id
 		}
 		file("accepted")
-		if n := s.waitSMS(t, phone, "If it was not you", 1); n != 1 {
+		if n := s.waitSMS(t, phone, notify.DeclarationAcceptedText(s.url).Ko, 1); n != 1 {
 			t.Fatalf("%d notices of a declaration accepted at once, want 1", n)
 		}
 		if r := s.call(t, http.MethodPut, "/v1/codes/me/confirmation", tok, "", `{"required":true}`); r.status != 200 {
 			t.Fatalf("turn on: %d %s", r.status, r.raw)
 		}
 		file("pending")
-		if n := s.waitSMS(t, phone, "Confirm or deny it", 1); n != 1 {
+		if n := s.waitSMS(t, phone, notify.DeclarationText(s.url).Ko, 1); n != 1 {
 			t.Fatalf("%d notices of a pending declaration, want 1", n)
 		}
 		for _, m := range s.run.Outbox().List(phone) {

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"sync"
@@ -223,7 +224,10 @@ func atoi(s string) int {
 
 func TestExpiredCodeFails(t *testing.T) {
 	eachStack(t, func(t *testing.T, kind localstack.Kind) {
-		s := start(t, kind, map[string]string{"OTP_TTL": "1s", "OTP_RESEND_COOLDOWN": "1s"})
+		s := start(t, kind, map[string]string{"OTP_TTL": "1s", "OTP_RESEND_COOLDOWN": "1s",
+			// The SMS step's admission and the delivery margin stay under a
+			// one-second code, as the settings check requires.
+			"SMS_ADMIT_MAX_WAIT": "200ms", "SMS_DELIVERY_MARGIN": "100ms"})
 		r := sim.BuiltIn()[4]
 		id := s.startVerification(t, r)
 		if rep := s.postJSON(t, "/v1/verifications/"+id+"/sms", smsBody(r)); rep.status != http.StatusAccepted {
@@ -288,31 +292,43 @@ func TestPoisonSMSReachesTheDLQ(t *testing.T) {
 			}
 			return *out.QueueUrl
 		}
-		outbox, dlq := url("pccc-local-SmsOutboxQueue"), url("pccc-local-SmsOutboxDLQ")
-		// The template's 180 s visibility would make five receives take
-		// fifteen minutes; the redrive rule is the same at one second.
-		if _, err := c.SQS.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{
-			QueueUrl: aws.String(outbox), Attributes: map[string]string{"VisibilityTimeout": "1"},
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.SQS.SendMessage(ctx, &sqs.SendMessageInput{
-			QueueUrl: aws.String(outbox), MessageBody: aws.String(`{"verificationId":"nope","sealed":"v1.x.garbage"}`),
-		}); err != nil {
-			t.Fatal(err)
-		}
-		deadline := time.Now().Add(30 * time.Second)
-		for time.Now().Before(deadline) {
-			out, err := c.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(dlq), WaitTimeSeconds: 1})
-			if err != nil {
+		// Each SMS queue has its dead-letter queue: a code and a notice
+		// that can never be sent each end in their own.
+		for _, q := range []struct{ queue, dlq, body string }{
+			{"SmsCodeQueue", "SmsCodeDLQ", `{"verificationId":"nope","sealed":"v1.x.garbage"}`},
+			{"SmsNoticeQueue", "SmsNoticeDLQ", `{"noticeId":"n1","holderKey":"hk","phone":"v1.x.garbage","text":"t"}`},
+		} {
+			outbox, dlq := url("pccc-local-"+q.queue), url("pccc-local-"+q.dlq)
+			// The template's 180 s visibility would make five receives take
+			// fifteen minutes; the redrive rule is the same at one second.
+			if _, err := c.SQS.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{
+				QueueUrl: aws.String(outbox), Attributes: map[string]string{"VisibilityTimeout": "1"},
+			}); err != nil {
 				t.Fatal(err)
 			}
-			if len(out.Messages) == 1 && strings.Contains(*out.Messages[0].Body, "garbage") {
-				return
+			if _, err := c.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(outbox), MessageBody: aws.String(q.body)}); err != nil {
+				t.Fatal(err)
+			}
+			if !reachesDLQ(t, c.SQS, dlq) {
+				t.Fatalf("the poison message did not reach %s within 30s", q.dlq)
 			}
 		}
-		t.Fatal("the poison message did not reach the DLQ within 30s")
 	})
+}
+
+// reachesDLQ waits for a poison message in a dead-letter queue.
+func reachesDLQ(t *testing.T, q *sqs.Client, dlq string) bool {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		out, err := q.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(dlq), WaitTimeSeconds: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Messages) == 1 && strings.Contains(*out.Messages[0].Body, "garbage") {
+			return true
+		}
+	}
+	return false
 }
 
 // A guesser who opens verification after verification for one person is
@@ -341,6 +357,64 @@ func TestPersonLockAcrossVerifications(t *testing.T) {
 		rep = s.postJSON(t, "/v1/verifications/"+third+"/sms", smsBody(r))
 		if rep.status != http.StatusTooManyRequests || rep.errCode != "TOO_MANY_ATTEMPTS" {
 			t.Fatalf("a new verification's sms after the person lock: %d %s", rep.status, rep.raw)
+		}
+	})
+}
+
+// A code whose send fails is tried again within seconds (the sender sets
+// its visibility to a short backoff), not after the code queue's 180 s
+// visibility timeout, which would outlast most of the code's 3 minutes.
+// The provider here refuses the first send and takes the next.
+func TestFailedCodeSendIsRetriedSoon(t *testing.T) {
+	eachStack(t, func(t *testing.T, kind localstack.Kind) {
+		var mu sync.Mutex
+		var tries []time.Time
+		var texts []string
+		provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var m struct{ To, Text string }
+			_ = json.NewDecoder(r.Body).Decode(&m)
+			mu.Lock()
+			defer mu.Unlock()
+			tries = append(tries, time.Now())
+			if len(tries) == 1 {
+				http.Error(w, "provider down", http.StatusBadGateway)
+				return
+			}
+			texts = append(texts, m.Text)
+			w.WriteHeader(http.StatusAccepted)
+		}))
+		defer provider.Close()
+		s := start(t, kind, map[string]string{"SMS_PROVIDER": "http", "SMS_HTTP_URL": provider.URL})
+		r := sim.BuiltIn()[0]
+		id := s.startVerification(t, r)
+		if rep := s.postJSON(t, "/v1/verifications/"+id+"/sms", smsBody(r)); rep.status != http.StatusAccepted {
+			t.Fatalf("sms: %d %s", rep.status, rep.raw)
+		}
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			mu.Lock()
+			n, got := len(tries), append([]string(nil), texts...)
+			var gap time.Duration
+			if n >= 2 {
+				gap = tries[1].Sub(tries[0])
+			}
+			mu.Unlock()
+			if len(got) == 1 {
+				// Two tries: the refused one and its retry, seconds apart.
+				if n != 2 || gap > 30*time.Second {
+					t.Fatalf("%d tries, the retry %v after the failure", n, gap)
+				}
+				code := codeInText.FindString(got[0])
+				rep := s.postJSON(t, "/v1/verifications/"+id+"/confirm", map[string]string{"otp": code})
+				if rep.status != http.StatusOK {
+					t.Fatalf("confirm with the retried code: %d %s", rep.status, rep.raw)
+				}
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after %d tries no code was sent within 60 s of the failure (the queue's visibility timeout is 180 s)", n)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 	})
 }

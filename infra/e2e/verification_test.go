@@ -120,6 +120,8 @@ func TestRealNameCheck(t *testing.T) {
 				{"JSON array", "application/json", `[]`, "body"},
 				{"unknown field", "application/json", `{"name":"A","rrn":"900101-1234567","admin":true}`, "admin"},
 				{"wrong type", "application/json", `{"name":1,"rrn":"900101-1234567"}`, "name"},
+				{"duplicate key", "application/json", `{"name":"HONG GILDONG","rrn":"900101-1234567","rrn":"900101-2234567"}`, "rrn"},
+				{"wrongly cased field", "application/json", `{"NAME":"HONG GILDONG","rrn":"900101-1234567"}`, "NAME"},
 				{"form content type", "application/x-www-form-urlencoded", `name=A&rrn=1`, "Content-Type"},
 				{"over 64 KiB", "application/json", `{"name":"` + strings.Repeat("A", 70<<10) + `","rrn":"900101-1234567"}`, "body"},
 			}

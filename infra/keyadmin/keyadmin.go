@@ -31,7 +31,9 @@ var _ Store = (*dynamo.APIKeyStore)(nil)
 // Usage is the command's help.
 const Usage = `usage: pccc-keys [-table NAME] <command>
 
-  create -owner "ACME Customs" -rate 10   make a key (rate: checks a minute); prints it once
+  create -owner "ACME Customs" -rate 10 [-role broker|authority]
+                                          make a key (rate: checks a minute; role: broker,
+                                          the default, or authority for the statistics); prints it once
   revoke <keyId>                          revoke a key at once
   list                                    list keys (no secrets: they are not stored)
 
@@ -78,13 +80,13 @@ func Run(ctx context.Context, st Store, args []string, now func() time.Time, std
 			return err
 		}
 		w := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
-		fmt.Fprintln(w, "KEY ID\tOWNER\tRATE/MIN\tSTATE\tCREATED")
+		fmt.Fprintln(w, "KEY ID\tOWNER\tROLE\tRATE/MIN\tSTATE\tCREATED")
 		for _, k := range keys {
 			state := "active"
 			if k.Revoked {
 				state = "revoked " + k.RevokedAt.UTC().Format(time.RFC3339)
 			}
-			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\n", k.ID, k.Owner, k.RatePerMinute, state, k.CreatedAt.UTC().Format(time.RFC3339))
+			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\n", k.ID, k.Owner, k.Role, k.RatePerMinute, state, k.CreatedAt.UTC().Format(time.RFC3339))
 		}
 		return w.Flush()
 	default:
@@ -97,7 +99,12 @@ func create(ctx context.Context, st Store, args []string, now func() time.Time, 
 	fs.SetOutput(stderr)
 	owner := fs.String("owner", "", "the broker or shop the key is for (required)")
 	rate := fs.Int("rate", 60, "checks a minute the key may make")
+	roleName := fs.String("role", string(apikey.Broker), "broker (checks and declarations) or authority (statistics)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	role, err := apikey.ParseRole(*roleName)
+	if err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
@@ -108,6 +115,7 @@ func create(ctx context.Context, st Store, args []string, now func() time.Time, 
 		if err != nil {
 			return err
 		}
+		rec.Role = role
 		err = st.Create(ctx, rec)
 		if errors.Is(err, apikey.ErrExists) {
 			continue // a 64-bit id taken: draw again
@@ -115,7 +123,7 @@ func create(ctx context.Context, st Store, args []string, now func() time.Time, 
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "key id: %s\nowner:  %s\nrate:   %d checks a minute\nkey:    %s\n", rec.ID, rec.Owner, rec.RatePerMinute, key)
+		fmt.Fprintf(stdout, "key id: %s\nowner:  %s\nrole:   %s\nrate:   %d checks a minute\nkey:    %s\n", rec.ID, rec.Owner, rec.Role, rec.RatePerMinute, key)
 		fmt.Fprintln(stderr, "The key is shown this once and stored only hashed: hand it to its owner now.")
 		return nil
 	}

@@ -65,8 +65,12 @@ func TestRun(t *testing.T) {
 	}
 	gotID, secret, ok := apikey.Parse(key)
 	rec := st.keys[id]
-	if !ok || gotID != id || rec.Owner != "ACME Customs" || rec.RatePerMinute != 10 || rec.Hash != apikey.Hash(id, secret) {
+	if !ok || gotID != id || rec.Owner != "ACME Customs" || rec.RatePerMinute != 10 || rec.Hash != apikey.Hash(id, secret) || rec.Role != apikey.Broker {
 		t.Fatalf("create printed %q, stored %+v", out, rec)
+	}
+	out, err = run("create", "-owner", "Korea Customs Service", "-role", "authority")
+	if err != nil || !strings.Contains(out, "role:   authority") {
+		t.Fatalf("create an authority key: %q %v", out, err)
 	}
 	if out, err := run("list"); err != nil || !strings.Contains(out, id) || !strings.Contains(out, "active") || strings.Contains(out, secret) {
 		t.Fatalf("list: %q %v", out, err)
@@ -80,6 +84,7 @@ func TestRun(t *testing.T) {
 	for _, args := range [][]string{
 		{}, {"delete", id}, {"revoke"}, {"revoke", "nothex"}, {"revoke", "0123456789abcdef"}, {"list", "x"},
 		{"create"}, {"create", "-owner", "A", "-rate", "0"}, {"create", "-owner", "A", "extra"}, {"create", "-bogus"},
+		{"create", "-owner", "A", "-role", "admin"},
 	} {
 		if _, err := run(args...); err == nil {
 			t.Errorf("%v succeeded", args)

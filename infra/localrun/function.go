@@ -44,6 +44,8 @@ type function struct {
 	// handler let concurrent callers get each other's answers.
 	handlers *sync.Pool
 	env      map[string]string
+	// remote is Options.Invoke for this function, when set.
+	remote func(ctx context.Context, payload []byte) ([]byte, error)
 }
 
 // handlerPool hands out lambda.Handlers of h; see function.handlers.
@@ -57,6 +59,9 @@ func handlerPool(h any) *sync.Pool {
 func (f *function) invoke(ctx context.Context, payload []byte) (out []byte, err error) {
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
+	if f.remote != nil {
+		return f.remote(ctx, payload)
+	}
 	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{
 		AwsRequestID: newID(16), InvokedFunctionArn: f.arn,
 	})
@@ -112,7 +117,19 @@ func (r *Runner) buildFunction(ctx context.Context, f samtemplate.Function, secr
 	if err != nil {
 		return nil, fmt.Errorf("function %s: %w", f.LogicalID, err)
 	}
-	h, err := build(ctx, platform.Deps{
+	// Its key rings, as its cold start in Lambda fetches them: from the
+	// keys bucket, decrypted by the local KMS (keys.go).
+	if len(cfg.KeyKinds) > 0 && !r.opts.NoKeyRings {
+		if err := r.ensureKeys(ctx, cfg.KeysBucket); err != nil {
+			return nil, fmt.Errorf("function %s: %w", f.LogicalID, err)
+		}
+	}
+	if cfg.Keys, err = platform.LoadKeys(ctx, cfg, r.functionClients()); err != nil {
+		return nil, fmt.Errorf("function %s: %w", f.LogicalID, err)
+	}
+	// platform.Build, as a cold start in Lambda: an API function comes out
+	// requiring the distribution's origin header.
+	h, err := platform.Build(ctx, build, platform.Deps{
 		Config: cfg,
 		Log:    logging.New(r.opts.FunctionLog, cfg.LogLevel).With("function", f.Name()),
 		AWS:    r.functionClients(),
@@ -121,18 +138,26 @@ func (r *Runner) buildFunction(ctx context.Context, f samtemplate.Function, secr
 		Now:    r.now,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("function %s: build: %w", f.LogicalID, err)
+		return nil, fmt.Errorf("function %s: %w", f.LogicalID, err)
+	}
+	// A ring given but never asked for is a grant wider than the code.
+	if unused := cfg.Keys.Unused(); len(unused) > 0 && r.realFunctions {
+		return nil, fmt.Errorf("function %s: PCCC_KEYS gives it key rings its code does not use: %v (remove them, and their grants)", f.LogicalID, unused)
 	}
 	if h == nil || (reflect.TypeOf(h).Kind() != reflect.Func && !implementsHandler(h)) {
 		return nil, fmt.Errorf("function %s: builder returned %T, not a Lambda handler", f.LogicalID, h)
 	}
-	return &function{
+	fn := &function{
 		id: f.LogicalID, name: f.Name(),
 		arn:      r.names.arn("lambda", "function:"+r.names.function(f.LogicalID)),
 		timeout:  time.Duration(f.Timeout) * time.Second,
 		handlers: handlerPool(h),
 		env:      env,
-	}, nil
+	}
+	if inv := r.opts.Invoke; inv != nil {
+		fn.remote = func(ctx context.Context, payload []byte) ([]byte, error) { return inv(ctx, f.LogicalID, payload) }
+	}
+	return fn, nil
 }
 
 func implementsHandler(h any) bool {
@@ -157,7 +182,8 @@ const (
 //     development secrets;
 //  2. the runner's local settings: PCCC_ENV=local, BUREAU_URL=<runner
 //     URL>/_local/bureau, CARRIER_URL=<runner URL>/_local/carrier,
-//     PCCC_LOCAL_URL=<runner URL> (the SMS sender posts to /_local/sms), AWS_REGION and AWS_DEFAULT_REGION of the stack,
+//     PCCC_LOCAL_URL=<runner URL> (the SMS sender posts to /_local/sms),
+//     PUBLIC_SITE_URL=<runner URL> (the page the notices name), AWS_REGION and AWS_DEFAULT_REGION of the stack,
 //     AWS_LAMBDA_FUNCTION_NAME and _MEMORY_SIZE;
 //  3. the caller's Getenv: any variable it sets (non-empty) wins, except
 //     AWS_REGION and AWS_DEFAULT_REGION, which must match the stack the
@@ -184,16 +210,10 @@ func (r *Runner) functionEnv(f samtemplate.Function, secrets map[string]string) 
 	env[envBureau] = r.url + "/_local/bureau"
 	env[envCarrier] = r.url + "/_local/carrier"
 	env["PCCC_LOCAL_URL"] = r.url
+	env["PUBLIC_SITE_URL"] = r.url
 	env["AWS_LAMBDA_FUNCTION_NAME"] = r.names.function(f.LogicalID)
 	env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = strconv.Itoa(f.MemorySize)
 	for k := range env {
-		if v := r.opts.Getenv(k); v != "" {
-			env[k] = v
-		}
-	}
-	// Secrets the template does not name still come from the caller when
-	// set, so a developer can pin keys across restarts.
-	for _, k := range []string{"PCCC_HMAC_KEY", "PCCC_DATA_KEYS", "PCCC_DATA_KEY_ID", "PCCC_SESSION_KEYS", "PCCC_SESSION_KEY_ID"} {
 		if v := r.opts.Getenv(k); v != "" {
 			env[k] = v
 		}
@@ -225,7 +245,15 @@ func (r *Runner) resolve(ref samtemplate.Ref) (string, error) {
 	case "AWS::NoValue":
 		return "", nil
 	}
-	if _, ok := r.tpl.Parameters[ref.Name]; ok && ref.Attribute == "" {
+	if prm, ok := r.tpl.Parameters[ref.Name]; ok && ref.Attribute == "" {
+		if !prm.HasDefault {
+			// What a deploy must be given (the bureau, the carriers, the
+			// origin, the SMS quota, ...) has a local answer here or none.
+			if v, ok := r.localParams()[ref.Name]; ok {
+				return v, nil
+			}
+			return "", fmt.Errorf("parameter %s has no default and the local runner has no local value for it (localParams, infra/localrun/function.go)", ref.Name)
+		}
 		return r.tpl.Param(ref.Name)
 	}
 	res, ok := r.tpl.Resources[ref.Name]
@@ -273,6 +301,21 @@ func (r *Runner) resolve(ref samtemplate.Ref) (string, error) {
 		}
 	}
 	return "", unsupported
+}
+
+// localParams are the values of the template's parameters without a
+// default in a local run: the simulator's bureau and carriers, the runner's
+// own origin, the provider quota AWS End User Messaging starts an account
+// with, and an address nobody reads for the alarms (none fire locally).
+func (r *Runner) localParams() map[string]string {
+	return map[string]string{
+		"BureauUrl":     r.url + "/_local/bureau",
+		"CarrierUrl":    r.url + "/_local/carrier",
+		"AllowedOrigin": "http://localhost:3000",
+		"SmsRate":       "10",
+		"PublicSiteUrl": r.url,
+		"AlertEmail":    "operators@example.invalid",
+	}
 }
 
 // dynamicRef matches CloudFormation dynamic references.
@@ -329,6 +372,10 @@ func newDevSecrets() (map[string]string, error) {
 		"dataKeyId":    "dev1",
 		"sessionKeys":  "dev1:" + key(),
 		"sessionKeyId": "dev1",
+		// The distribution's header to the API (template.yaml
+		// Distribution OriginCustomHeaders); the runner adds it to every
+		// API request as CloudFront does.
+		"originSecret": key(),
 	}, nil
 }
 

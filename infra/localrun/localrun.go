@@ -11,7 +11,11 @@
 // GET /healthz, the bureau and carrier simulators under /_local/bureau/ and
 // /_local/carrier/, the SMS outbox
 // at GET /_local/sms and POST /_local/schedules/{LogicalId} to fire a
-// schedule now.
+// schedule now. Everything else goes through the template's CloudFront
+// distribution when it has one (edge.go): /v1/* to the API with the origin
+// header, the rest from the site bucket, into which web/ beside the
+// template is uploaded at start (site.go), every answer with the
+// distribution's security headers.
 package localrun
 
 import (
@@ -21,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -35,6 +40,7 @@ import (
 	"github.com/pccc/pccc/infra/samtemplate"
 	"github.com/pccc/pccc/infra/sim"
 	"github.com/pccc/pccc/shared/awsclient"
+	"github.com/pccc/pccc/shared/keyring"
 	"github.com/pccc/pccc/shared/platform"
 )
 
@@ -91,6 +97,26 @@ type Options struct {
 	// queues, are one system split across processes, as AWS runs the API's
 	// and the workers' functions on instances of their own (make bench).
 	NoPollers, NoSchedules bool
+	// KeyRings are rings the functions are given instead of fresh ones,
+	// by kind: a test's session key to mint tokens with, or the same keys
+	// for every process of one bench system. The rest are made fresh.
+	KeyRings map[keyring.Kind]keyring.Ring
+	// NoKeyRings writes no rings to the keys bucket: the functions' cold
+	// starts then find none (a test that a function refuses to start
+	// without its keys).
+	NoKeyRings bool
+	// SiteDirs are the folders uploaded into the site bucket, put
+	// together; default web/ and build/site/ beside the template.
+	SiteDirs []string
+
+	// Invoke, when set, carries every invocation instead of the function
+	// built in this process: the API's events, the pollers' batches and
+	// the schedules' events all go to it, by the function's logical id,
+	// with the function's timeout as ctx's deadline. The built-binary test
+	// (infra/e2e) sends them to each function's own bootstrap under a
+	// Runtime API. The functions are still built here first, so a
+	// template the runner cannot serve fails New as before.
+	Invoke func(ctx context.Context, logicalID string, payload []byte) ([]byte, error)
 }
 
 // Runner is a running local system. Close stops it.
@@ -109,6 +135,15 @@ type Runner struct {
 	sim    *sim.Sim
 	bureau http.Handler
 	outbox *sim.Outbox
+	// edge is the template's distribution (edge.go), nil when it has
+	// none; the site it serves is web/ beside the template, uploaded to
+	// the site bucket at start (site.go).
+	edge *edge
+	// keys are the run's key rings (keys.go).
+	keys devKeys
+	// realFunctions: the registry is functions.Registry, whose functions
+	// must use every key ring they are given.
+	realFunctions bool
 
 	names     names
 	functions map[string]*function // by logical id
@@ -141,6 +176,7 @@ func New(ctx context.Context, o Options) (*Runner, error) {
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1:8080"
 	}
+	realFunctions := o.Registry == nil
 	if o.Registry == nil {
 		o.Registry = functions.Registry
 	}
@@ -195,7 +231,7 @@ func New(ctx context.Context, o Options) (*Runner, error) {
 	}
 	simulator := sim.New(residents)
 	r := &Runner{
-		opts: o, tpl: tpl, stack: o.Stack, clients: clients, s3: s3c,
+		opts: o, tpl: tpl, stack: o.Stack, realFunctions: realFunctions, clients: clients, s3: s3c,
 		log:       slog.New(slog.NewJSONHandler(o.Log, nil)).With("component", "localrun"),
 		now:       o.Now,
 		ln:        ln,
@@ -244,6 +280,12 @@ func (r *Runner) setUp(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := r.buildEdge(secrets); err != nil {
+		return err
+	}
+	if err := r.uploadSite(ctx); err != nil {
+		return err
+	}
 	for _, f := range r.tpl.Functions {
 		fn, err := r.buildFunction(ctx, f, secrets)
 		if err != nil {
@@ -258,6 +300,18 @@ func (r *Runner) setUp(ctx context.Context) error {
 		return err
 	}
 	return r.buildSchedules()
+}
+
+// FunctionEnv is the environment the runner gives the function of that
+// logical id (functionEnv: the template's, resolved against the local
+// stack, with the runner's local settings), for a process of the function's
+// own; false when the template has no such function.
+func (r *Runner) FunctionEnv(logicalID string) (map[string]string, bool) {
+	f, ok := r.functions[logicalID]
+	if !ok {
+		return nil, false
+	}
+	return maps.Clone(f.env), true
 }
 
 // URL is the base URL the runner serves, http://127.0.0.1:port.
@@ -312,6 +366,8 @@ func (r *Runner) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.acceptSMS(w, req)
 	case strings.HasPrefix(p, "/_local/schedules/") && req.Method == http.MethodPost:
 		r.triggerSchedule(w, req, strings.TrimPrefix(p, "/_local/schedules/"))
+	case r.edge != nil:
+		r.serveEdge(w, req)
 	default:
 		r.serveAPI(w, req)
 	}

@@ -198,6 +198,12 @@ func walkTemplate(t *testing.T, path string) Inventory {
 		if n == nil {
 			return def
 		}
+		if n.Tag == "!Ref" {
+			// A parameter's default, as a deploy without overrides has it.
+			if d := get(get(get(doc.Content[0], "Parameters"), n.Value), "Default"); d != nil {
+				n = d
+			}
+		}
 		v, err := strconv.Atoi(n.Value)
 		if err != nil {
 			t.Fatalf("line %d: %q is not a number", n.Line, n.Value)

@@ -65,7 +65,7 @@ func testRegistry(worker *sqsLog) map[string]platform.Builder {
 				return nil, errors.New("config is not local")
 			}
 			env := map[string]string{}
-			for _, k := range []string{"TABLE_NAME", "PCCC_ENV", "BUREAU_URL", "PCCC_HMAC_KEY", "PCCC_DATA_KEYS", "PCCC_DATA_KEY_ID",
+			for _, k := range []string{"TABLE_NAME", "PCCC_ENV", "BUREAU_URL", "DEV_SECRET",
 				"GREETING", "OVERRIDDEN", "EXTRA", "JOBS_URL", "JOBS_ARN", "JOBS_NAME", "TABLE_ARN", "EXPORTS", "AWS_REGION", "AWS_LAMBDA_FUNCTION_NAME"} {
 				env[k] = d.Getenv(k)
 			}
@@ -354,7 +354,7 @@ func TestRunner(t *testing.T) {
 			jobs := r.names.queues["Jobs"]
 			want := map[string]string{
 				"TABLE_NAME": r.names.prefix + "Table", "PCCC_ENV": "local", "BUREAU_URL": base + "/_local/bureau",
-				"PCCC_DATA_KEY_ID": "dev1", "GREETING": "hello from " + stack.Region,
+				"GREETING":   "hello from " + stack.Region,
 				"OVERRIDDEN": "from the caller", "EXTRA": "only the caller",
 				"JOBS_URL": jobs.url, "JOBS_ARN": jobs.arn, "JOBS_NAME": r.names.prefix + "Jobs",
 				"TABLE_ARN": "arn:aws:dynamodb:" + stack.Region + ":" + localstack.AccountID + ":table/" + r.names.prefix + "Table",
@@ -368,11 +368,8 @@ func TestRunner(t *testing.T) {
 			if !strings.HasPrefix(jobs.url, stack.SQSEndpoint) || !strings.HasSuffix(jobs.arn, ":"+r.names.prefix+"Jobs") {
 				t.Errorf("Jobs queue %+v", jobs)
 			}
-			if k, err := base64.StdEncoding.DecodeString(env["PCCC_HMAC_KEY"]); err != nil || len(k) != 32 {
-				t.Errorf("PCCC_HMAC_KEY is not base64 of 32 bytes")
-			}
-			if !strings.HasPrefix(env["PCCC_DATA_KEYS"], "dev1:") {
-				t.Errorf("PCCC_DATA_KEYS has no dev1 key")
+			if k, err := base64.StdEncoding.DecodeString(env["DEV_SECRET"]); err != nil || len(k) != 32 {
+				t.Errorf("DEV_SECRET is not base64 of 32 bytes")
 			}
 		})
 

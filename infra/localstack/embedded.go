@@ -206,6 +206,10 @@ func fixQueueURLs(next http.Handler, port string) http.Handler {
 			if rec.status == http.StatusOK {
 				body = fixVisibleCount(body)
 			}
+		case "AmazonSQS.SendMessageBatch":
+			if rec.status == http.StatusOK {
+				body = fixBatchResult(body)
+			}
 		}
 		for k, v := range rec.header {
 			w.Header()[k] = v
@@ -297,6 +301,37 @@ func fixVisibleCount(body []byte) []byte {
 		return body
 	}
 	out.Attributes["ApproximateNumberOfMessages"] = strconv.Itoa(max(0, all-hidden))
+	fixed, err := json.Marshal(out)
+	if err != nil {
+		return body
+	}
+	return fixed
+}
+
+// fixBatchResult renames goaws's SendMessageBatch answer in the JSON
+// protocol: it answers the Query protocol's element names
+// (SendMessageBatchResultEntry, BatchResultErrorEntry), where SQS's JSON
+// protocol has Successful and Failed, so the SDK would see no entry taken.
+func fixBatchResult(body []byte) []byte {
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(body, &raw) != nil {
+		return body
+	}
+	if inner, ok := raw["SendMessageBatchResult"]; ok {
+		if json.Unmarshal(inner, &raw) != nil {
+			return body
+		}
+	}
+	if _, ok := raw["Successful"]; ok {
+		return body
+	}
+	out := map[string]json.RawMessage{"Successful": json.RawMessage("[]"), "Failed": json.RawMessage("[]")}
+	if v, ok := raw["SendMessageBatchResultEntry"]; ok && string(v) != "null" {
+		out["Successful"] = v
+	}
+	if v, ok := raw["BatchResultErrorEntry"]; ok && string(v) != "null" {
+		out["Failed"] = v
+	}
 	fixed, err := json.Marshal(out)
 	if err != nil {
 		return body

@@ -25,7 +25,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/pccc/pccc/shared/awsclient"
@@ -83,6 +82,8 @@ type Stack struct {
 	DynamoDBEndpoint string
 	SQSEndpoint      string
 	S3Endpoint       string
+	// KMSEndpoint is local-kms, in this process for both kinds (kms.go).
+	KMSEndpoint string
 
 	// closers run in reverse order on Close.
 	closers   []func() error
@@ -121,6 +122,9 @@ func Start(ctx context.Context, kind Kind, o Options) (*Stack, error) {
 	default:
 		_, err = ParseKind(string(kind))
 	}
+	if err == nil {
+		err = s.startKMS(o)
+	}
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("start %s stack: %w", kind, err), s.Close())
 	}
@@ -149,24 +153,19 @@ func (s *Stack) Clients(ctx context.Context) (*awsclient.Clients, error) {
 		Region:           s.Region,
 		DynamoDBEndpoint: s.DynamoDBEndpoint,
 		SQSEndpoint:      s.SQSEndpoint,
+		S3Endpoint:       s.S3Endpoint,
+		KMSEndpoint:      s.KMSEndpoint,
 	})
 }
 
-// S3 builds an S3 client pointed at the stack. Path-style addressing,
-// because bucket.127.0.0.1 is no host name; checksums only where the API
-// requires them, because neither emulator understands the SDK's default
-// aws-chunked trailing checksums fully.
+// S3 builds an S3 client pointed at the stack (awsclient's local S3
+// options: path-style, checksums only where required).
 func (s *Stack) S3(ctx context.Context) (*s3.Client, error) {
 	c, err := s.Clients(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return s3.NewFromConfig(c.AWS, func(o *s3.Options) {
-		o.BaseEndpoint = aws.String(s.S3Endpoint)
-		o.UsePathStyle = true
-		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
-		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
-	}), nil
+	return c.S3, nil
 }
 
 // Env is the stack as environment variables, in the SDK's own names, for a
@@ -179,6 +178,7 @@ func (s *Stack) Env() []string {
 		"AWS_ENDPOINT_URL_DYNAMODB=" + s.DynamoDBEndpoint,
 		"AWS_ENDPOINT_URL_SQS=" + s.SQSEndpoint,
 		"AWS_ENDPOINT_URL_S3=" + s.S3Endpoint,
+		"AWS_ENDPOINT_URL_KMS=" + s.KMSEndpoint,
 	}
 }
 

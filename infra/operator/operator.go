@@ -10,8 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/url"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -52,16 +50,4 @@ func Setup(ctx context.Context, name, usage string, args []string, getenv func(s
 }
 
 // Loopback says whether endpoint is on this machine.
-func Loopback(endpoint string) bool {
-	u, err := url.Parse(endpoint)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	switch h := u.Hostname(); h {
-	case "localhost":
-		return true
-	default:
-		ip := net.ParseIP(h)
-		return ip != nil && ip.IsLoopback()
-	}
-}
+func Loopback(endpoint string) bool { return awsclient.Loopback(endpoint) }

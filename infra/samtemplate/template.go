@@ -1,7 +1,8 @@
 // Package samtemplate reads the AWS SAM template (template.yaml) into a small
 // typed model of what pccc deploys: parameters, functions with their
 // environment (Globals merged), HTTP API routes, SQS event sources and
-// schedules, DynamoDB tables and SQS queues.
+// schedules, DynamoDB tables, SQS queues, S3 buckets, and the edge: the
+// CloudFront distribution and its response headers policy.
 //
 // It exists so that the local runner builds exactly what the template
 // declares instead of keeping a second list by hand. General-purpose
@@ -47,6 +48,11 @@ type Template struct {
 	Queues     []Queue
 	// Buckets are the logical ids of the S3 buckets.
 	Buckets []string
+	// Distributions (at most one) and the response headers policies its
+	// behaviours name: the edge, which the local runner serves too.
+	Distributions           []Distribution
+	ResponseHeadersPolicies []ResponseHeadersPolicy
+	CloudFrontFunctions     []CloudFrontFunction
 	// Resources is every resource by logical id, including those the model
 	// has no type for.
 	Resources map[string]Resource
@@ -69,7 +75,10 @@ type Parameter struct {
 	Default       string
 	HasDefault    bool
 	AllowedValues []string
-	Description   string
+	// AllowedPattern is the regular expression a value must match, "" for
+	// none.
+	AllowedPattern string
+	Description    string
 }
 
 // Function is an AWS::Serverless::Function with Globals.Function applied.
@@ -82,7 +91,8 @@ type Function struct {
 	Architectures []string
 	Timeout       int // seconds; Lambda's default 3 when neither sets it
 	MemorySize    int // MB; Lambda's default 128
-	// ReservedConcurrency is ReservedConcurrentExecutions, 0 when unset.
+	// ReservedConcurrency is ReservedConcurrentExecutions, 0 when unset or
+	// given by an intrinsic (!If on a parameter).
 	ReservedConcurrency int
 	// Env is Globals.Function.Environment.Variables overlaid with the
 	// function's own (the function wins on the same name).
@@ -318,13 +328,20 @@ func (p *parser) parse(root map[string]any) {
 			p.t.Queues = append(p.t.Queues, p.queue(res))
 		case TypeBucket:
 			p.t.Buckets = append(p.t.Buckets, id)
+		case TypeDistribution:
+			p.t.Distributions = append(p.t.Distributions, p.distribution(res))
+		case TypeResponseHeadersPolicy:
+			p.t.ResponseHeadersPolicies = append(p.t.ResponseHeadersPolicies, p.responseHeadersPolicy(res))
+		case TypeCloudFrontFunction:
+			p.t.CloudFrontFunctions = append(p.t.CloudFrontFunctions, p.cloudFrontFunction(res))
 		}
 	}
 	p.checkReferences()
+	p.checkEdge()
 }
 
 func (p *parser) parameter(name string, m map[string]any) Parameter {
-	prm := Parameter{Name: name, Type: str(m["Type"]), Description: str(m["Description"])}
+	prm := Parameter{Name: name, Type: str(m["Type"]), Description: str(m["Description"]), AllowedPattern: str(m["AllowedPattern"])}
 	if prm.Type == "" {
 		p.fail("parameter %s has no Type", name)
 	}
@@ -368,7 +385,7 @@ func (p *parser) function(res Resource, globals map[string]any) Function {
 		Runtime:             str(get("Runtime")),
 		Timeout:             p.integer(get("Timeout"), 3, "function %s Timeout", res.LogicalID),
 		MemorySize:          p.integer(get("MemorySize"), 128, "function %s MemorySize", res.LogicalID),
-		ReservedConcurrency: p.integer(get("ReservedConcurrentExecutions"), 0, "function %s ReservedConcurrentExecutions", res.LogicalID),
+		ReservedConcurrency: p.integer(plainOnly(get("ReservedConcurrentExecutions")), 0, "function %s ReservedConcurrentExecutions", res.LogicalID),
 		Env:                 map[string]Value{},
 		Metadata:            res.Metadata,
 	}
@@ -726,9 +743,28 @@ func str(v any) string {
 	return s
 }
 
+// plainOnly is v when it is a plain value, nil when it is an intrinsic
+// (a setting the deploy's parameters decide, such as a reserved
+// concurrency that may be off): the local runner reads it as unset.
+func plainOnly(v any) any {
+	if _, ok := v.(map[string]any); ok {
+		return nil
+	}
+	return v
+}
+
 func (p *parser) integer(v any, def int, what string, args ...any) int {
 	if v == nil {
 		return def
+	}
+	if m, ok := v.(map[string]any); ok && len(m) == 1 {
+		// A !Ref to a parameter: its default, as a deploy without an
+		// override has it.
+		if name, ok := m["Ref"].(string); ok {
+			if prm, ok := p.t.Parameters[name]; ok && prm.HasDefault {
+				v = prm.Default
+			}
+		}
 	}
 	s, ok := scalarString(v)
 	if !ok {

@@ -374,7 +374,7 @@ func TestRepositoryTemplate(t *testing.T) {
 	if f.Name() != "realname" || f.Runtime != "provided.al2023" || f.Handler != "bootstrap" || !reflect.DeepEqual(f.Architectures, []string{"arm64"}) {
 		t.Errorf("RealNameFunction = %+v", f)
 	}
-	for _, k := range []string{"TABLE_NAME", "PCCC_ENV", "LOG_LEVEL", "BUREAU_URL", "PCCC_HMAC_KEY", "PCCC_DATA_KEYS", "PCCC_DATA_KEY_ID"} {
+	for _, k := range []string{"TABLE_NAME", "PCCC_ENV", "LOG_LEVEL", "BUREAU_URL", "PCCC_KEYS", "PCCC_KEYS_BUCKET"} {
 		if f.Env[k].IsZero() {
 			t.Errorf("RealNameFunction has no %s", k)
 		}
@@ -390,8 +390,18 @@ func TestRepositoryTemplate(t *testing.T) {
 	if on, err := tpl.Condition("WriteAccessLogs", params); err != nil || on {
 		t.Errorf("WriteAccessLogs = %v, %v; want false by default", on, err)
 	}
-	secret, err := f.Env["PCCC_HMAC_KEY"].Resolve(params)
-	if err != nil || secret != "{{resolve:secretsmanager:pccc/dev:SecretString:hmacKey}}" {
-		t.Errorf("PCCC_HMAC_KEY = %q, %v", secret, err)
+	// No function's environment holds a key or a reference to one: the
+	// environment names rings (PCCC_KEYS) and where they are, no more.
+	for _, fn := range tpl.Functions {
+		for k, v := range fn.Env {
+			text := fmt.Sprint(v)
+			if strings.Contains(text, "resolve:") || strings.Contains(strings.ToUpper(k), "SECRET") ||
+				(strings.Contains(k, "KEY") && k != "PCCC_KEYS" && k != "PCCC_KEYS_BUCKET") {
+				t.Errorf("%s's environment has %s = %v: keys come from the keys bucket", fn.LogicalID, k, text)
+			}
+		}
+	}
+	if kinds, err := f.Env["PCCC_KEYS"].Resolve(params); err != nil || kinds != "hmac,data,origin" {
+		t.Errorf("RealNameFunction PCCC_KEYS = %q, %v", kinds, err)
 	}
 }

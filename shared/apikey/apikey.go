@@ -51,11 +51,32 @@ const (
 	MaxOwnerLen = 100
 )
 
+// Role is what a key is for.
+type Role string
+
+const (
+	// Broker keys (brokers and shops) check codes and file declarations;
+	// every key made before roles existed is one.
+	Broker Role = "broker"
+	// Authority keys (the customs authority) read the statistics.
+	Authority Role = "authority"
+)
+
+// ParseRole reads a role's name.
+func ParseRole(s string) (Role, error) {
+	switch r := Role(s); r {
+	case Broker, Authority:
+		return r, nil
+	}
+	return "", fmt.Errorf("apikey: role must be %s or %s", Broker, Authority)
+}
+
 // Record is a stored key. It holds the hash of the secret, never the
 // secret.
 type Record struct {
 	ID    string
 	Owner string // the broker or shop the key was given to
+	Role  Role   // Broker when not stored
 	// RatePerMinute is how many checks the key may make a minute.
 	RatePerMinute int
 	Hash          string // hex SHA-256 of the secret, bound to the id
@@ -91,7 +112,7 @@ func New(owner string, ratePerMinute int, now time.Time, rnd io.Reader) (plainte
 	id := hex.EncodeToString(b[:idBytes])
 	secret := base64.RawURLEncoding.EncodeToString(b[idBytes:])
 	return prefix + "." + id + "." + secret, Record{
-		ID: id, Owner: owner, RatePerMinute: ratePerMinute, Hash: Hash(id, secret), CreatedAt: now.UTC(),
+		ID: id, Owner: owner, Role: Broker, RatePerMinute: ratePerMinute, Hash: Hash(id, secret), CreatedAt: now.UTC(),
 	}, nil
 }
 
@@ -215,4 +236,18 @@ func Require(keys Reader, next CallerEndpoint) httpapi.Endpoint {
 		}
 		return next(ctx, req, rec)
 	}
+}
+
+// ErrRole is the answer to a working key of the wrong role.
+var ErrRole = apperr.New(apperr.Forbidden, "This API key may not use this route.")
+
+// RequireRole wraps next so it runs only with a working API key of role;
+// a working key of another role is 403.
+func RequireRole(keys Reader, role Role, next CallerEndpoint) httpapi.Endpoint {
+	return Require(keys, func(ctx context.Context, req *httpapi.Request, caller Record) (*httpapi.Response, error) {
+		if caller.Role != role {
+			return nil, apperr.Wrap(fmt.Errorf("API key %s is a %s key, not %s", caller.ID, caller.Role, role), ErrRole.Code, ErrRole.Message)
+		}
+		return next(ctx, req, caller)
+	})
 }

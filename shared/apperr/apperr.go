@@ -60,6 +60,51 @@ func Codes() []Code {
 		VerificationFailed, TooManyAttempts, RateLimited, Overloaded, Internal}
 }
 
+// Limit names the bound a 429 hit: the error object's "limit" member. The
+// code (RATE_LIMITED or TOO_MANY_ATTEMPTS) says how to behave; the limit
+// says which bound, so a person is told "wait a minute" or "come back
+// tomorrow" rather than guessing. A limit says only what the asker's own
+// requests spent, never whether a person, phone or code exists.
+type Limit string
+
+// The bounds, by the route that answers them.
+const (
+	// POST /v1/verifications
+	LimitAddressRate          Limit = "address-rate"            // checks from this client address a minute
+	LimitNumberAddressFailure Limit = "number-address-failures" // failed checks of this number from this address an hour
+	LimitNumberFailures       Limit = "number-failures"         // failed checks of this number today
+	LimitPersonVerifications  Limit = "person-verifications"    // verifications opened for this person an hour
+	// POST /v1/verifications/{id}/sms
+	LimitResendCooldown     Limit = "resend-cooldown"     // a code was sent a moment ago
+	LimitVerificationSends  Limit = "verification-sends"  // this verification sent all its codes
+	LimitVerificationPhones Limit = "verification-phones" // failed phone checks on this verification
+	LimitPersonPhones       Limit = "person-phones"       // failed phone checks for this person today
+	LimitAddressPhones      Limit = "address-phones"      // failed phone checks from this client address an hour
+	LimitPhoneCodes         Limit = "phone-codes"         // codes sent to this phone today
+	// POST /v1/verifications/{id}/confirm (and the SMS step after them)
+	LimitVerificationCodes Limit = "verification-codes" // wrong codes on this verification
+	LimitPersonCodes       Limit = "person-codes"       // wrong codes for this person today
+	// POST /v1/clearance/checks and declaration filings
+	LimitKeyRate    Limit = "key-rate"    // checks with this API key a minute
+	LimitCodeChecks Limit = "code-checks" // checks of this code an hour
+)
+
+// Limits lists every limit, for the tests that hold the API document to it.
+func Limits() []Limit {
+	return []Limit{LimitAddressRate, LimitNumberAddressFailure, LimitNumberFailures, LimitPersonVerifications,
+		LimitResendCooldown, LimitVerificationSends, LimitVerificationPhones, LimitPersonPhones, LimitAddressPhones,
+		LimitPhoneCodes, LimitVerificationCodes, LimitPersonCodes, LimitKeyRate, LimitCodeChecks}
+}
+
+// Limited is a 429 (code RATE_LIMITED or TOO_MANY_ATTEMPTS) naming the
+// bound it hit, with the true wait until it has room again.
+func Limited(code Code, limit Limit, message string, wait time.Duration) *Error {
+	if Status(code) != http.StatusTooManyRequests {
+		panic("apperr: Limited with a code that is not a 429: " + string(code))
+	}
+	return &Error{Code: code, Message: message, Limit: limit, RetryAfter: max(wait, time.Second)}
+}
+
 // Error is the application error. Message is safe to show a person and never
 // carries personal data; Fields names bad input fields; RetryAfter becomes
 // the Retry-After header; Details are extra members of the error object
@@ -70,6 +115,8 @@ type Error struct {
 	Fields     map[string]string
 	RetryAfter time.Duration
 	Details    map[string]any
+	// Limit is the bound a 429 hit (Limited).
+	Limit Limit
 	// Err is the underlying cause, for logs only; never sent to a client.
 	Err error
 }

@@ -39,3 +39,23 @@ func TestAsKeepsCodeThroughWrapping(t *testing.T) {
 		t.Fatalf("As(plain) = %#v", e)
 	}
 }
+
+func TestLimitedIsA429NamingItsBound(t *testing.T) {
+	e := Limited(TooManyAttempts, LimitPersonPhones, "Too many.", 0)
+	if Status(e.Code) != http.StatusTooManyRequests || e.Limit != LimitPersonPhones || e.RetryAfter <= 0 {
+		t.Fatalf("%#v", e)
+	}
+	seen := map[Limit]bool{}
+	for _, l := range Limits() {
+		if l == "" || seen[l] {
+			t.Fatalf("limit %q empty or listed twice", l)
+		}
+		seen[l] = true
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("Limited took a code that is not a 429")
+		}
+	}()
+	Limited(VerificationFailed, LimitPersonPhones, "x", 0)
+}

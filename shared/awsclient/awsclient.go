@@ -14,6 +14,8 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
 )
@@ -26,6 +28,12 @@ type Options struct {
 	// local servers do not send the header).
 	DynamoDBEndpoint string
 	SQSEndpoint      string
+	// S3Endpoint of a local stack: path-style addressing (bucket.127.0.0.1
+	// is no host name) and checksums only where the API requires them (the
+	// emulators do not understand the SDK's trailing checksums fully).
+	S3Endpoint string
+	// KMSEndpoint of a local stack (local-kms).
+	KMSEndpoint string
 	// DynamoDBAPIOptions are added to the DynamoDB client's middleware
 	// (the capacity meter of make bench).
 	DynamoDBAPIOptions []func(*middleware.Stack) error
@@ -36,6 +44,8 @@ type Clients struct {
 	AWS      aws.Config
 	DynamoDB *dynamodb.Client
 	SQS      *sqs.Client
+	S3       *s3.Client
+	KMS      *kms.Client
 }
 
 // New loads the SDK configuration and builds the clients.
@@ -44,7 +54,7 @@ func New(ctx context.Context, o Options) (*Clients, error) {
 	if o.Region != "" {
 		loaders = append(loaders, awsconfig.WithRegion(o.Region))
 	}
-	local := o.DynamoDBEndpoint != "" || o.SQSEndpoint != ""
+	local := o.DynamoDBEndpoint != "" || o.SQSEndpoint != "" || o.S3Endpoint != "" || o.KMSEndpoint != ""
 	if local {
 		loaders = append(loaders, awsconfig.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider("local", "local", "")))
@@ -72,5 +82,18 @@ func New(ctx context.Context, o Options) (*Clients, error) {
 			opt.BaseEndpoint = aws.String(o.SQSEndpoint)
 		}
 	})
-	return &Clients{AWS: cfg, DynamoDB: ddb, SQS: q}, nil
+	b := s3.NewFromConfig(cfg, func(opt *s3.Options) {
+		if o.S3Endpoint != "" {
+			opt.BaseEndpoint = aws.String(o.S3Endpoint)
+			opt.UsePathStyle = true
+			opt.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+			opt.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		}
+	})
+	k := kms.NewFromConfig(cfg, func(opt *kms.Options) {
+		if o.KMSEndpoint != "" {
+			opt.BaseEndpoint = aws.String(o.KMSEndpoint)
+		}
+	})
+	return &Clients{AWS: cfg, DynamoDB: ddb, SQS: q, S3: b, KMS: k}, nil
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/pccc/pccc/shared/httpapi"
 	"github.com/pccc/pccc/shared/notify"
 	"github.com/pccc/pccc/shared/platform"
-	"github.com/pccc/pccc/shared/sealer"
 	"github.com/pccc/pccc/shared/sms"
 )
 
@@ -25,7 +24,7 @@ const DefaultPerCodePerHour = 10
 // settings it reads CLEARANCE_CHECKS_PER_CODE_PER_HOUR (1-10000),
 // CLEARANCE_MISMATCH_NOTIFY_AT (1-10000, default 3: the day's mismatches
 // on one code that warn the holder and flag the code) and
-// OUTBOX_QUEUE_URL (the SMS outbox the warning goes through).
+// NOTICE_QUEUE_URL (the SMS notice queue the warning goes through).
 func BuildCheck(ctx context.Context, d platform.Deps) (any, error) {
 	c, keys, err := CheckerFor(d)
 	if err != nil {
@@ -60,13 +59,13 @@ func CheckerFor(d platform.Deps) (*Checker, *dynamo.APIKeyStore, error) {
 		}
 		notifyAt = n
 	}
-	outbox := d.Getenv("OUTBOX_QUEUE_URL")
+	outbox := d.Getenv("NOTICE_QUEUE_URL")
 	if outbox == "" || d.AWS.SQS == nil {
-		return nil, nil, errors.New("clearance: OUTBOX_QUEUE_URL (the SMS outbox, for the holder's warnings) and an SQS client are required")
+		return nil, nil, errors.New("clearance: NOTICE_QUEUE_URL (the SMS notice queue, for the holder's warnings) and an SQS client are required")
 	}
-	seal, err := sealer.New(d.Config.DataKeys, d.Config.DataKeyID)
+	seal, err := d.Config.Keys.Sealer()
 	if err != nil {
-		return nil, nil, fmt.Errorf("clearance: PCCC_DATA_KEYS: %w", err)
+		return nil, nil, fmt.Errorf("clearance: %w", err)
 	}
 	now := d.Now
 	if now == nil {
@@ -77,7 +76,7 @@ func CheckerFor(d platform.Deps) (*Checker, *dynamo.APIKeyStore, error) {
 	checks := dynamo.NewCheckStore(db, table)
 	watch := &RepeatWatcher{
 		Threshold: int64(notifyAt), Flags: checks, Now: now,
-		Notify: &notify.Notifier{Outbox: &sms.Outbox{SQS: d.AWS.SQS, QueueURL: outbox}},
+		Notify: &notify.Notifier{Outbox: &sms.Outbox{SQS: d.AWS.SQS, QueueURL: outbox}, Site: d.Config.PublicSiteURL},
 	}
 	c, err := NewChecker(Checker{
 		Codes: store, Holders: store, Sealer: seal, Watch: watch,

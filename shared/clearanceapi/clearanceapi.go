@@ -24,7 +24,6 @@ import (
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/holder"
 	"github.com/pccc/pccc/shared/httpapi"
-	"github.com/pccc/pccc/shared/lifecycle"
 	"github.com/pccc/pccc/shared/stats"
 )
 
@@ -160,7 +159,7 @@ func NewChecker(c Checker) (*Checker, error) {
 	}.Fields()
 	c.decoy = map[string]string{}
 	for _, f := range comparedFields {
-		v, err := c.Sealer.Seal(lifecycle.FieldAAD(decoyHolder, f), []byte(plain[f]))
+		v, err := c.Sealer.Seal(holder.FieldAAD(decoyHolder, f), []byte(plain[f]))
 		if err != nil {
 			return nil, fmt.Errorf("clearance: seal decoy: %w", err)
 		}
@@ -169,9 +168,9 @@ func NewChecker(c Checker) (*Checker, error) {
 	return &c, nil
 }
 
-// throttled is the 429 of a spent rate limit.
-func throttled(msg string, wait time.Duration) error {
-	return apperr.New(apperr.RateLimited, msg).WithRetryAfter(max(wait, time.Second))
+// throttled is the 429 of a spent rate limit, naming it.
+func throttled(limit apperr.Limit, msg string, wait time.Duration) error {
+	return apperr.Limited(apperr.RateLimited, limit, msg, wait)
 }
 
 // AdmitKey counts a call against the key's own limit (checks a minute).
@@ -181,7 +180,7 @@ func (c *Checker) AdmitKey(ctx context.Context, caller apikey.Record) error {
 		return fmt.Errorf("key throttle: %w", err)
 	}
 	if !ok {
-		return throttled("Too many checks with this API key. Please try again later.", wait)
+		return throttled(apperr.LimitKeyRate, "Too many checks with this API key. Please try again later.", wait)
 	}
 	return nil
 }
@@ -228,7 +227,7 @@ func (c *Checker) judge(ctx context.Context, caller apikey.Record, q clearance.Q
 		return "", "", "", "", fmt.Errorf("code throttle: %w", err)
 	}
 	if !ok {
-		return "", "", "", "", throttled("Too many checks of this code. Please try again later.", wait)
+		return "", "", "", "", throttled(apperr.LimitCodeChecks, "Too many checks of this code. Please try again later.", wait)
 	}
 	id, err = newCheckID()
 	if err != nil {
@@ -291,9 +290,9 @@ func (c *Checker) read(ctx context.Context, code string) (clearance.Standing, cl
 	}
 	plain := map[string]string{}
 	for _, f := range comparedFields {
-		sealed, aad, real := h.Sealed[f], lifecycle.FieldAAD(hk, f), st.HolderFound
+		sealed, aad, real := h.Sealed[f], holder.FieldAAD(hk, f), st.HolderFound
 		if sealed == "" || !real {
-			sealed, aad, real = c.decoy[f], lifecycle.FieldAAD(decoyHolder, f), false
+			sealed, aad, real = c.decoy[f], holder.FieldAAD(decoyHolder, f), false
 		}
 		b, err := c.Sealer.Open(aad, sealed)
 		if err != nil {

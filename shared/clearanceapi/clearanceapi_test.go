@@ -20,7 +20,6 @@ import (
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/holder"
 	"github.com/pccc/pccc/shared/httpapi"
-	"github.com/pccc/pccc/shared/lifecycle"
 	"github.com/pccc/pccc/shared/logging"
 	"github.com/pccc/pccc/shared/sealer"
 	"github.com/pccc/pccc/shared/testkit"
@@ -141,7 +140,7 @@ func newFixture(t *testing.T, perCode int) *fixture {
 	sealed := func(hk string, d holder.Details) map[string]string {
 		out := map[string]string{}
 		for f, v := range d.Fields() {
-			s, err := seal.Seal(lifecycle.FieldAAD(hk, f), []byte(v))
+			s, err := seal.Seal(holder.FieldAAD(hk, f), []byte(v))
 			if err != nil {
 				t.Fatal(err)
 			}

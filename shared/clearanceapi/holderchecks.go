@@ -96,9 +96,9 @@ func BuildHolderChecks(ctx context.Context, d platform.Deps) (any, error) {
 		now = time.Now
 	}
 	cfg := d.Config
-	iss, err := session.New(cfg.SessionKeys, cfg.SessionKeyID, cfg.SessionTTL, now)
+	iss, err := cfg.Keys.Session(cfg.SessionTTL, now)
 	if err != nil {
-		return nil, fmt.Errorf("holder checks: PCCC_SESSION_KEYS: %w", err)
+		return nil, fmt.Errorf("holder checks: %w", err)
 	}
 	db, table := d.AWS.DynamoDB, cfg.TableName
 	return httpapi.Handler(d.Log, httpapi.Routes{

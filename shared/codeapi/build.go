@@ -41,7 +41,9 @@ type parts struct {
 	gate     *admission.Gate // command functions only
 }
 
-func newParts(d platform.Deps) (*parts, error) {
+// newParts builds what the holder functions share; sealed says whether the
+// function opens or seals personal fields (and so is given the data keys).
+func newParts(d platform.Deps, sealed bool) (*parts, error) {
 	if d.Log == nil || d.AWS == nil || d.AWS.DynamoDB == nil {
 		return nil, errors.New("codes: logger and DynamoDB client are required")
 	}
@@ -50,13 +52,15 @@ func newParts(d platform.Deps) (*parts, error) {
 		now = time.Now
 	}
 	cfg := d.Config
-	iss, err := session.New(cfg.SessionKeys, cfg.SessionKeyID, cfg.SessionTTL, now)
+	iss, err := cfg.Keys.Session(cfg.SessionTTL, now)
 	if err != nil {
-		return nil, fmt.Errorf("codes: PCCC_SESSION_KEYS: %w", err)
+		return nil, fmt.Errorf("codes: %w", err)
 	}
-	seal, err := sealer.New(cfg.DataKeys, cfg.DataKeyID)
-	if err != nil {
-		return nil, fmt.Errorf("codes: PCCC_DATA_KEYS: %w", err)
+	var seal *sealer.Sealer
+	if sealed {
+		if seal, err = cfg.Keys.Sealer(); err != nil {
+			return nil, fmt.Errorf("codes: %w", err)
+		}
 	}
 	db := d.AWS.DynamoDB
 	return &parts{
@@ -112,7 +116,7 @@ func (p *parts) service() (*lifecycle.Service, error) {
 // commandFunction builds a function serving command routes, each wrapped
 // in the session check and the idempotency key.
 func commandFunction(d platform.Deps, routes func(*lifecycle.Service) map[string]session.HolderEndpoint) (any, error) {
-	p, err := newParts(d)
+	p, err := newParts(d, true)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +162,7 @@ func BuildChange(ctx context.Context, d platform.Deps) (any, error) {
 
 // BuildLookup builds the lookup function (GET /v1/codes/me).
 func BuildLookup(ctx context.Context, d platform.Deps) (any, error) {
-	p, err := newParts(d)
+	p, err := newParts(d, true)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +173,7 @@ func BuildLookup(ctx context.Context, d platform.Deps) (any, error) {
 
 // BuildRequestStatus builds the request status function.
 func BuildRequestStatus(ctx context.Context, d platform.Deps) (any, error) {
-	p, err := newParts(d)
+	p, err := newParts(d, false)
 	if err != nil {
 		return nil, err
 	}
@@ -192,16 +196,16 @@ func BuildWorker(ctx context.Context, d platform.Deps) (any, error) {
 	if now == nil {
 		now = time.Now
 	}
-	outbox := d.Getenv("OUTBOX_QUEUE_URL")
+	outbox := d.Getenv("NOTICE_QUEUE_URL")
 	if outbox == "" || d.AWS.SQS == nil {
-		return nil, errors.New("worker: OUTBOX_QUEUE_URL (the SMS outbox, for the holder's notices) and an SQS client are required")
+		return nil, errors.New("worker: NOTICE_QUEUE_URL (the SMS notice queue, for the holder's notices) and an SQS client are required")
 	}
 	db, table := d.AWS.DynamoDB, d.Config.TableName
 	requests := dynamo.NewRequestStore(db, table)
 	w := &lifecycle.Worker{
 		Store:    dynamo.NewCodeStore(db, table, dynamo.NewStats(db, table)),
 		Requests: requests, Status: requests,
-		Notify: &notify.Notifier{Outbox: &sms.Outbox{SQS: d.AWS.SQS, QueueURL: outbox}},
+		Notify: &notify.Notifier{Outbox: &sms.Outbox{SQS: d.AWS.SQS, QueueURL: outbox}, Site: d.Config.PublicSiteURL},
 		Policy: Policy(d), Now: now, MaxReceives: maxReceives, Log: d.Log,
 		NewCode: func() (string, error) { return codes.New(nil) },
 	}

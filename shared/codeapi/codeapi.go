@@ -21,6 +21,7 @@ import (
 	"github.com/pccc/pccc/shared/httpapi"
 	"github.com/pccc/pccc/shared/idempotency"
 	"github.com/pccc/pccc/shared/lifecycle"
+	"github.com/pccc/pccc/shared/notify"
 	"github.com/pccc/pccc/shared/session"
 )
 
@@ -204,6 +205,7 @@ type CodeView struct {
 	Addresses        []holder.Address `json:"addresses"`
 	Phone            string           `json:"phone,omitempty"`
 	Email            string           `json:"email,omitempty"`
+	Language         string           `json:"language"`
 }
 
 // Opener opens sealed fields (sealer.Sealer).
@@ -228,7 +230,7 @@ func Lookup(hs Holders, open Opener, p holder.Policy, now func() time.Time) sess
 		}
 		plain := map[string]string{}
 		for name, v := range h.Sealed {
-			b, err := open.Open(lifecycle.FieldAAD(c.HolderKey, name), v)
+			b, err := open.Open(holder.FieldAAD(c.HolderKey, name), v)
 			if err != nil {
 				return nil, err
 			}
@@ -251,7 +253,7 @@ func Lookup(hs Holders, open Opener, p holder.Policy, now func() time.Time) sess
 			IssuedAt: rfc3339(r.IssuedAt), ExpiresAt: rfc3339(r.ExpiresAt),
 			ReissuesThisYear: r.ReissuesUsed(t), ReissuesLeft: r.ReissuesLeft(t, p),
 			KoreanName: d.KoreanName, EnglishName: d.EnglishName, Nationality: d.Nationality,
-			Addresses: d.Addresses, Phone: d.Phone, Email: d.Email,
+			Addresses: d.Addresses, Phone: d.Phone, Email: d.Email, Language: noticeLanguage(d.Language),
 		}
 		if status != holder.Cancelled {
 			// The window a renewal is accepted in; a cancelled code has none.
@@ -345,4 +347,13 @@ func rfc3339(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// noticeLanguage is the language the holder's notices go in: Korean
+// unless they chose English.
+func noticeLanguage(l string) string {
+	if l == notify.English {
+		return notify.English
+	}
+	return notify.Korean
 }

@@ -48,11 +48,11 @@ func BuildBroker(ctx context.Context, d platform.Deps) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	// CheckerFor has already required OUTBOX_QUEUE_URL and the SQS client.
+	// CheckerFor has already required NOTICE_QUEUE_URL and the SQS client.
 	svc := &Service{
 		Checker: checker, Store: dynamo.NewDeclarationStore(d.AWS.DynamoDB, d.Config.TableName),
 		Policy: p, Log: d.Log, Now: clock(d),
-		Notify: &notify.Notifier{Outbox: &sms.Outbox{SQS: d.AWS.SQS, QueueURL: d.Getenv("OUTBOX_QUEUE_URL")}},
+		Notify: &notify.Notifier{Outbox: &sms.Outbox{SQS: d.AWS.SQS, QueueURL: d.Getenv("NOTICE_QUEUE_URL")}, Site: d.Config.PublicSiteURL},
 	}
 	// A filing sent again with its Idempotency-Key (a lost answer) gets
 	// the first answer, not a second declaration.
@@ -76,9 +76,9 @@ func BuildHolder(ctx context.Context, d platform.Deps) (any, error) {
 	}
 	now := clock(d)
 	cfg := d.Config
-	iss, err := session.New(cfg.SessionKeys, cfg.SessionKeyID, cfg.SessionTTL, now)
+	iss, err := cfg.Keys.Session(cfg.SessionTTL, now)
 	if err != nil {
-		return nil, fmt.Errorf("declarations: PCCC_SESSION_KEYS: %w", err)
+		return nil, fmt.Errorf("declarations: %w", err)
 	}
 	svc := &Service{Store: dynamo.NewDeclarationStore(d.AWS.DynamoDB, cfg.TableName), Policy: p, Log: d.Log, Now: now}
 	if p.DenialSuspends {

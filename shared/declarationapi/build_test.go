@@ -2,7 +2,6 @@ package declarationapi
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -20,13 +19,11 @@ import (
 	"github.com/pccc/pccc/shared/declaration"
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/httpapi"
+	"github.com/pccc/pccc/shared/keyring"
 	"github.com/pccc/pccc/shared/logging"
 	"github.com/pccc/pccc/shared/platform"
-	"github.com/pccc/pccc/shared/session"
 	"github.com/pccc/pccc/shared/testkit"
 )
-
-var testKey = base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))
 
 // deps are a function's dependencies on minidyn's DynamoDB-protocol
 // server, with the given function settings and clock.
@@ -42,12 +39,12 @@ func deps(t *testing.T, env map[string]string, now func() time.Time) (platform.D
 	if _, err := clients.DynamoDB.CreateTable(ctx, dynamo.TableSchema("pccc")); err != nil {
 		t.Fatal(err)
 	}
-	common := map[string]string{"TABLE_NAME": "pccc", "PCCC_HMAC_KEY": testKey, "PCCC_DATA_KEYS": "k1:" + testKey, "PCCC_SESSION_KEYS": "s1:" + testKey,
-		"BUREAU_URL": "http://bureau.invalid", "CARRIER_URL": "http://carrier.invalid"}
+	common := map[string]string{"TABLE_NAME": "pccc", "BUREAU_URL": "http://bureau.invalid", "CARRIER_URL": "http://carrier.invalid"}
 	cfg, err := config.Load(func(k string) string { return common[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Keys, _ = keyring.ForTest(keyring.HMAC, keyring.Data, keyring.Session)
 	logs := &testkit.Buffer{}
 	return platform.Deps{Config: cfg, Log: logging.New(logs, "debug"), AWS: clients, Getenv: func(k string) string { return env[k] }, Now: now}, clients, logs
 }
@@ -88,7 +85,7 @@ func TestHolderFunctionOverEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	handler := lambda.NewHandler(built)
-	iss, err := session.New(map[string][]byte{"s1": []byte(strings.Repeat("k", 32))}, "s1", 15*time.Minute, clock.Now)
+	iss, err := d.Config.Keys.Session(15*time.Minute, clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

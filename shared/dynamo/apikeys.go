@@ -52,6 +52,11 @@ func (st *APIKeyStore) Create(ctx context.Context, r apikey.Record) error {
 	item := apiKeyKey(r.ID)
 	item["keyId"] = s(r.ID)
 	item["owner"] = s(r.Owner)
+	role := r.Role
+	if role == "" {
+		role = apikey.Broker
+	}
+	item["role"] = s(string(role))
 	item["ratePerMinute"] = n(int64(r.RatePerMinute))
 	item["hash"] = s(r.Hash)
 	item["revoked"] = &types.AttributeValueMemberBOOL{Value: false}
@@ -88,6 +93,10 @@ func apiKeyOf(item map[string]types.AttributeValue) apikey.Record {
 	var r apikey.Record
 	r.ID, _ = str(item, "keyId")
 	r.Owner, _ = str(item, "owner")
+	r.Role = apikey.Broker // keys made before roles
+	if role, ok := str(item, "role"); ok && role != "" {
+		r.Role = apikey.Role(role)
+	}
 	r.Hash, _ = str(item, "hash")
 	rate, _ := num(item, "ratePerMinute")
 	r.RatePerMinute = int(rate)

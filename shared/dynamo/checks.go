@@ -10,6 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/pccc/pccc/shared/clearance"
+	"github.com/pccc/pccc/shared/stats"
 )
 
 // Clearance checks in the table. No item holds a name, phone or zip: the
@@ -54,6 +57,7 @@ type CheckAPI interface {
 	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
 var _ CheckAPI = (*dynamodb.Client)(nil)
@@ -62,15 +66,17 @@ var _ CheckAPI = (*dynamodb.Client)(nil)
 type CheckStore struct {
 	db    CheckAPI
 	table string
+	stats *Stats
 }
 
 // NewCheckStore returns the check store on table.
 func NewCheckStore(db CheckAPI, table string) *CheckStore {
-	return &CheckStore{db: db, table: table}
+	return &CheckStore{db: db, table: table, stats: NewStats(nil, table)}
 }
 
-// Record stores a check. A check id is 128 random bits; the condition
-// only keeps a retried write from overwriting another check.
+// Record stores a check and counts it by result (checks_match or
+// checks_mismatch), in one transaction. A check id is 128 random bits; the
+// condition only keeps a retried write from overwriting another check.
 func (st *CheckStore) Record(ctx context.Context, c Check) error {
 	at := c.At.UTC().Format(time.RFC3339Nano)
 	item := map[string]types.AttributeValue{
@@ -83,17 +89,28 @@ func (st *CheckStore) Record(ctx context.Context, c Check) error {
 		item[AttrGSI1PK] = s("CHECKS#" + c.HolderKey)
 		item[AttrGSI1SK] = s(c.At.UTC().Format(sortTime) + "#" + c.ID)
 	}
-	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
+	kind := stats.ChecksMismatch
+	if c.Result == clearance.Match {
+		kind = stats.ChecksMatch
+	}
+	items := []types.TransactWriteItem{{Put: &types.Put{
 		TableName: aws.String(st.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)"),
-	})
-	var cf *types.ConditionalCheckFailedException
-	if errors.As(err, &cf) {
+	}}}
+	err := transact(ctx, st.db, items, func() []types.TransactWriteItem { return st.stats.Items(Plus(c.At, kind)...) })
+	if conditionFailed(err, 0) {
 		return errors.New("record check: check id taken")
 	}
 	if err != nil {
 		return translate("record check", err)
 	}
 	return nil
+}
+
+// conditionFailed says whether a transaction was cancelled by the
+// condition of its item i.
+func conditionFailed(err error, i int) bool {
+	var tc *types.TransactionCanceledException
+	return errors.As(err, &tc) && i < len(tc.CancellationReasons) && aws.ToString(tc.CancellationReasons[i].Code) == "ConditionalCheckFailed"
 }
 
 // MismatchKey is the partition key of a code's mismatch counter on day.

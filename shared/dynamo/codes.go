@@ -52,40 +52,6 @@ type CodeAPI interface {
 	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
-// Holder is the stored state of one holder and their current code.
-type Holder struct {
-	Key            string
-	Code           string
-	Status         string // active, suspended, cancelled, expired
-	SuspendedBy    string // holder or authority, when suspended
-	IssuedAt       time.Time
-	ExpiresAt      time.Time
-	ReissueYear    int // the calendar year ReissuesInYear counts
-	ReissuesInYear int
-	Sealed         map[string]string // personal fields, each sealed under its own AAD
-	Version        int64
-	// Due is when the daily job must next look at the holder (expiry, or
-	// the end of the renewal window); zero for none. It is the expiry
-	// index's key.
-	Due time.Time
-}
-
-// Change is one state change of a holder, applied in one transaction with
-// its code items, audit event, request status and statistics counter.
-type Change struct {
-	RequestID string
-	Actor     string     // holder, authority, system
-	Kind      stats.Kind // the counter to add to
-	Command   string     // what the audit event says happened; default Kind
-	At        time.Time
-	Day       string // the statistics day of At
-	// Old is the holder as read (zero Version: the holder is new or has no
-	// live code). New is the holder to write.
-	Old, New Holder
-	// NewCode is a code to create (issue, reissue); RetireCode one to retire.
-	NewCode, RetireCode string
-}
-
 // CodeStore keeps holders, codes, audit events and command requests.
 type CodeStore struct {
 	db    CodeAPI
@@ -117,6 +83,42 @@ func ts(t time.Time) types.AttributeValue { return s(t.UTC().Format(time.RFC3339
 // a retired code was this holder's live code, and the request has not been
 // carried out before.
 func (st *CodeStore) Apply(ctx context.Context, c Change) error {
+	err := transact(ctx, st.db, st.changeItems(c), st.counters(c))
+	return applied(err, c, 0)
+}
+
+// ApplyWith is Apply with more items in the same transaction (a campaign's
+// item record, CampaignStore.ChangeItems); a condition of theirs that
+// fails is ErrItemRecorded.
+func (st *CodeStore) ApplyWith(ctx context.Context, c Change, extra []types.TransactWriteItem) error {
+	err := transact(ctx, st.db, append(st.changeItems(c), extra...), st.counters(c))
+	return applied(err, c, len(extra))
+}
+
+// counters are a change's statistics items, picked again on each attempt.
+func (st *CodeStore) counters(c Change) func() []types.TransactWriteItem {
+	counts := c.Counts
+	if len(counts) == 0 {
+		counts = []stats.Kind{c.Kind}
+	}
+	return func() []types.TransactWriteItem { return st.stats.Items(Plus(c.At, counts...)...) }
+}
+
+// applied is what a change's transaction came to.
+func applied(err error, c Change, extra int) error {
+	if err == nil {
+		return nil
+	}
+	var tc *types.TransactionCanceledException
+	if errors.As(err, &tc) {
+		return cancellation(tc, c, extra)
+	}
+	return translate("apply change", err)
+}
+
+// changeItems are a change's transaction items, in the order cancellation
+// reads their reasons.
+func (st *CodeStore) changeItems(c Change) []types.TransactWriteItem {
 	h := c.New
 	item := holderKey(h.Key)
 	item["code"] = s(h.Code)
@@ -188,22 +190,13 @@ func (st *CodeStore) Apply(ctx context.Context, c Change) error {
 				":ttl": n(c.At.Add(requestRetention).Unix()),
 			},
 		}},
-		st.stats.Increment(c.Day, c.Kind),
 	)
-	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	if err == nil {
-		return nil
-	}
-	var tc *types.TransactionCanceledException
-	if errors.As(err, &tc) {
-		return cancellation(tc, c)
-	}
-	return translate("apply change", err)
+	return items
 }
 
 // cancellation names the condition that stopped a transaction, by the
 // order the items were added in Apply.
-func cancellation(tc *types.TransactionCanceledException, c Change) error {
+func cancellation(tc *types.TransactionCanceledException, c Change, extra int) error {
 	failed := func(i int) bool {
 		return i < len(tc.CancellationReasons) && aws.ToString(tc.CancellationReasons[i].Code) == "ConditionalCheckFailed"
 	}
@@ -229,6 +222,11 @@ func cancellation(tc *types.TransactionCanceledException, c Change) error {
 	}
 	if failed(i + 1) {
 		return ErrApplied
+	}
+	for j := range extra {
+		if failed(i + 2 + j) {
+			return ErrItemRecorded
+		}
 	}
 	for _, r := range tc.CancellationReasons {
 		if code := aws.ToString(r.Code); code == "ThrottlingError" || code == "ProvisionedThroughputExceeded" {
@@ -280,11 +278,6 @@ func (st *CodeStore) CodeOwner(ctx context.Context, code string) (holder, status
 	holder, _ = str(out.Item, "holderKey")
 	status, _ = str(out.Item, "status")
 	return holder, status, nil
-}
-
-// DueEntry is one holder of the expiry index.
-type DueEntry struct {
-	HolderKey, Status string
 }
 
 // DueOn lists the holders due on day (YYYY-MM-DD, a Korean day): codes

@@ -16,7 +16,7 @@ var t0 = time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
 
 func issueChange(req, hk, code string) Change {
 	return Change{
-		RequestID: req, Actor: "holder", Kind: stats.Issued, At: t0, Day: stats.Day(t0),
+		RequestID: req, Actor: "holder", Kind: stats.Issued, At: t0,
 		New: Holder{Key: hk, Code: code, Status: "active", IssuedAt: t0, ExpiresAt: t0.AddDate(1, 0, 0),
 			ReissueYear: 2026, Sealed: map[string]string{"englishName": "v1.k.sealed"}},
 		NewCode: code,
@@ -56,7 +56,7 @@ func TestFiftyParallelIssuesYieldOneCode(t *testing.T) {
 	if err != nil || owner != "h1" || status != CodeLive {
 		t.Fatalf("code owner %q %q %v", owner, status, err)
 	}
-	counts, err := NewStats(db, table).Read(ctx, []string{stats.Day(t0)})
+	counts, err := NewStats(db, table).Read(ctx, []string{stats.Day(t0)}, false)
 	if err != nil || counts[0].Counts[stats.Issued] != 1 {
 		t.Fatalf("issued counted %v %v", counts, err)
 	}
@@ -83,7 +83,7 @@ func TestParallelReissuesLeaveOneLiveCode(t *testing.T) {
 			next.Code = fmt.Sprintf("P2000000000%02d", i)
 			next.ReissuesInYear++
 			err := st.Apply(ctx, Change{RequestID: fmt.Sprintf("re%d", i), Actor: "holder", Kind: stats.Reissued,
-				At: t0, Day: stats.Day(t0), Old: old, New: next, NewCode: next.Code, RetireCode: old.Code})
+				At: t0, Old: old, New: next, NewCode: next.Code, RetireCode: old.Code})
 			if err == nil {
 				ok.Add(1)
 			} else if !errors.Is(err, ErrStaleHolder) {
@@ -125,7 +125,7 @@ func TestARequestAppliesOnceAndCodesAreNeverReused(t *testing.T) {
 	h, _ := st.Holder(ctx, "h3")
 	cancelled := h
 	cancelled.Status = "cancelled"
-	if err := st.Apply(ctx, Change{RequestID: "cancel", Actor: "holder", Kind: stats.Cancelled, At: t0, Day: stats.Day(t0),
+	if err := st.Apply(ctx, Change{RequestID: "cancel", Actor: "holder", Kind: stats.Cancelled, At: t0,
 		Old: h, New: cancelled, RetireCode: h.Code}); err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestARequestAppliesOnceAndCodesAreNeverReused(t *testing.T) {
 	if err := st.Apply(ctx, issueChange("fresh", "h4", "P300000000000")); !errors.Is(err, ErrCodeTaken) {
 		t.Fatalf("a reused code number: %v", err)
 	}
-	counts, _ := NewStats(db, table).Read(ctx, []string{stats.Day(t0)})
+	counts, _ := NewStats(db, table).Read(ctx, []string{stats.Day(t0)}, false)
 	if counts[0].Counts[stats.Issued] != 1 || counts[0].Counts[stats.Cancelled] != 1 {
 		t.Fatalf("counts %v", counts[0].Counts)
 	}

@@ -61,11 +61,12 @@ var _ DeclarationAPI = (*dynamodb.Client)(nil)
 type DeclarationStore struct {
 	db    DeclarationAPI
 	table string
+	stats *Stats
 }
 
 // NewDeclarationStore returns the declaration store on table.
 func NewDeclarationStore(db DeclarationAPI, table string) *DeclarationStore {
-	return &DeclarationStore{db: db, table: table}
+	return &DeclarationStore{db: db, table: table, stats: NewStats(nil, table)}
 }
 
 func declKey(id string) map[string]types.AttributeValue {
@@ -112,11 +113,18 @@ func (st *DeclarationStore) File(ctx context.Context, d declaration.Declaration)
 	item[AttrTTL] = n(d.FiledAt.Add(DeclarationRetention).Unix())
 	item[AttrGSI1PK] = s(DeclarationsIndexPK(d.HolderKey))
 	item[AttrGSI1SK] = s(d.FiledAt.UTC().Format(sortTime) + "#" + d.ID)
-	_, err = st.db.PutItem(ctx, &dynamodb.PutItemInput{
+	// Counted filed, and provisionally expired at its deadline: a decision
+	// in time takes that back (Decide), so once the deadline has passed the
+	// count is what lapsed.
+	adds := Plus(d.FiledAt, stats.DeclarationsFiled)
+	if d.Status == declaration.Pending {
+		adds = append(adds, Add{At: d.ConfirmBy, Kind: stats.DeclarationsExpired, N: 1})
+	}
+	put := []types.TransactWriteItem{{Put: &types.Put{
 		TableName: aws.String(st.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)"),
-	})
-	var cf *types.ConditionalCheckFailedException
-	if errors.As(err, &cf) {
+	}}}
+	err = transact(ctx, st.db, put, func() []types.TransactWriteItem { return st.stats.Items(adds...) })
+	if conditionFailed(err, 0) {
 		return errors.New("file declaration: id taken")
 	}
 	if err != nil {
@@ -163,7 +171,8 @@ func declarationOf(item map[string]types.AttributeValue) (declaration.Declaratio
 // denied) at now, on the condition that it is still pending, still this
 // holder's and its deadline has not passed; declaration.ErrConflict when
 // the condition fails (another decision won, or the deadline passed). A
-// denial writes its misuse record in the same transaction.
+// denial writes its misuse record in the same transaction; the counters
+// (confirmed or denied, and the provisional expiry taken back) too.
 func (st *DeclarationStore) Decide(ctx context.Context, d declaration.Declaration, outcome declaration.Status, now time.Time) error {
 	update := &types.Update{
 		TableName: aws.String(st.table), Key: declKey(d.ID),
@@ -174,44 +183,31 @@ func (st *DeclarationStore) Decide(ctx context.Context, d declaration.Declaratio
 			":outcome": s(string(outcome)), ":now": ts(now), ":nowKey": s(now.UTC().Format(sortTime)), ":hk": s(d.HolderKey), ":pending": s(string(declaration.Pending)),
 		},
 	}
-	if outcome != declaration.Denied {
-		_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: update.TableName, Key: update.Key, UpdateExpression: update.UpdateExpression,
-			ConditionExpression: update.ConditionExpression, ExpressionAttributeNames: update.ExpressionAttributeNames,
-			ExpressionAttributeValues: update.ExpressionAttributeValues,
-		})
-		var cf *types.ConditionalCheckFailedException
-		if errors.As(err, &cf) {
+	kind := stats.DeclarationsConfirmed
+	items := []types.TransactWriteItem{{Update: update}}
+	day := stats.Day(now)
+	if outcome == declaration.Denied {
+		kind = stats.DeclarationsDenied
+		misuse := map[string]types.AttributeValue{
+			AttrPK: s("MISUSE#" + d.ID), AttrSK: s("MISUSE"),
+			"declarationId": s(d.ID), "holderKey": s(d.HolderKey), "code": s(d.Code), "keyId": s(d.KeyID),
+			"filedBy": s(d.FiledBy), "at": ts(now), "day": s(day),
+			AttrGSI1PK: s(MisuseIndexPK(day)), AttrGSI1SK: s(now.UTC().Format(sortTime) + "#" + d.ID),
+			AttrTTL: n(now.Add(DeclarationRetention).Unix()),
+		}
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(st.table), Item: misuse, ConditionExpression: aws.String("attribute_not_exists(PK)")}})
+	}
+	// Decided in time: it will not lapse, so its provisional count at the
+	// deadline is taken back.
+	adds := []Add{{At: now, Kind: kind, N: 1}, {At: d.ConfirmBy, Kind: stats.DeclarationsExpired, N: -1}}
+	err := transact(ctx, st.db, items, func() []types.TransactWriteItem { return st.stats.Items(adds...) })
+	for i := range items {
+		if conditionFailed(err, i) {
 			return declaration.ErrConflict
 		}
-		if err != nil {
-			return translate("decide declaration", err)
-		}
-		return nil
-	}
-	day := stats.Day(now)
-	misuse := map[string]types.AttributeValue{
-		AttrPK: s("MISUSE#" + d.ID), AttrSK: s("MISUSE"),
-		"declarationId": s(d.ID), "holderKey": s(d.HolderKey), "code": s(d.Code), "keyId": s(d.KeyID),
-		"filedBy": s(d.FiledBy), "at": ts(now), "day": s(day),
-		AttrGSI1PK: s(MisuseIndexPK(day)), AttrGSI1SK: s(now.UTC().Format(sortTime) + "#" + d.ID),
-		AttrTTL: n(now.Add(DeclarationRetention).Unix()),
-	}
-	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Update: update},
-		{Put: &types.Put{TableName: aws.String(st.table), Item: misuse, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
-	}})
-	var tc *types.TransactionCanceledException
-	if errors.As(err, &tc) {
-		for _, r := range tc.CancellationReasons {
-			if aws.ToString(r.Code) == "ConditionalCheckFailed" {
-				return declaration.ErrConflict
-			}
-		}
-		return translate("deny declaration", err)
 	}
 	if err != nil {
-		return translate("deny declaration", err)
+		return translate("decide declaration", err)
 	}
 	return nil
 }

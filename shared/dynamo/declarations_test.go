@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pccc/pccc/shared/declaration"
+	"github.com/pccc/pccc/shared/stats"
 )
 
 // The conditions hold a declaration's rules even for callers that decided
@@ -84,6 +85,23 @@ func TestDeclarationDecisionsAreConditional(t *testing.T) {
 	}
 	if list, _ := st.Of(ctx, "someone-else", 10); len(list) != 0 {
 		t.Errorf("another holder lists %d", len(list))
+	}
+
+	// Counted: three filed on the day; one confirmed, one denied, and the
+	// one left to lapse counted expired on its deadline's day and hour
+	// (the decided ones' provisional counts taken back).
+	c := file("c")
+	days, err := NewStats(db, table).Read(ctx, []string{stats.Day(now), stats.Day(c.ConfirmBy)}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filedDay, dueDay := days[0], days[1]
+	if f := filedDay.Counts; f[stats.DeclarationsFiled] != 3 || f[stats.DeclarationsConfirmed] != 1 || f[stats.DeclarationsExpired] != 0 ||
+		filedDay.Hours[stats.Hour(now)][stats.DeclarationsFiled] != 3 {
+		t.Errorf("the filing day's counts: %+v", filedDay)
+	}
+	if f := dueDay.Counts; f[stats.DeclarationsDenied] != 1 || f[stats.DeclarationsExpired] != 1 || dueDay.Hours[stats.Hour(c.ConfirmBy)][stats.DeclarationsExpired] != 1 {
+		t.Errorf("the deadline's day counts: %+v", dueDay)
 	}
 
 	on, err := st.ConfirmationRequired(ctx, "hk")

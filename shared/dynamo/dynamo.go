@@ -138,6 +138,16 @@ const retryAfterThrottled = 2 * time.Second
 // Retry-After, as CONVENTIONS.md asks adapters to; anything else is wrapped
 // for the logs and becomes INTERNAL.
 func translate(op string, err error) error {
+	var tc *types.TransactionCanceledException
+	if errors.As(err, &tc) {
+		for _, r := range tc.CancellationReasons {
+			switch aws.ToString(r.Code) {
+			case "ThrottlingError", "ProvisionedThroughputExceeded", "TransactionConflict":
+				return apperr.Wrap(fmt.Errorf("%s: %w", op, err), apperr.Overloaded,
+					"The service is busy. Please try again shortly.").WithRetryAfter(retryAfterThrottled)
+			}
+		}
+	}
 	var api smithy.APIError
 	if errors.As(err, &api) {
 		switch api.ErrorCode() {

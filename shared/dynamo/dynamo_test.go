@@ -14,11 +14,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 	"github.com/truora/minidyn/server"
 
 	"github.com/pccc/pccc/shared/apperr"
 	"github.com/pccc/pccc/shared/awsclient"
 	"github.com/pccc/pccc/shared/identity"
+	"github.com/pccc/pccc/shared/limits"
 	"github.com/pccc/pccc/shared/testkit"
 )
 
@@ -31,7 +33,8 @@ func localDynamo(t *testing.T) *dynamodb.Client {
 	srv := httptest.NewServer(server.NewServer())
 	t.Cleanup(srv.Close)
 	ctx := context.Background()
-	c, err := awsclient.New(ctx, awsclient.Options{DynamoDBEndpoint: srv.URL, Region: "ap-northeast-2"})
+	c, err := awsclient.New(ctx, awsclient.Options{DynamoDBEndpoint: srv.URL, Region: "ap-northeast-2",
+		DynamoDBAPIOptions: []func(*middleware.Stack) error{recordAccess}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,8 +129,9 @@ func keys(m map[string]types.AttributeValue) []string {
 func TestLimiter(t *testing.T) {
 	db := localDynamo(t)
 	ctx := context.Background()
-	// 20 s into a minute window.
-	clk := testkit.NewClock(time.Unix(1_800_000_000/60*60+20, 0))
+	// 20 s into a minute slot.
+	start := time.Unix(1_800_000_000/60*60, 0)
+	clk := testkit.NewClock(start.Add(20 * time.Second))
 	l := NewLimiter(db, table, clk.Now)
 
 	type call struct {
@@ -140,10 +144,15 @@ func TestLimiter(t *testing.T) {
 		{"ip:a", 0, true, 0},
 		{"ip:a", 0, true, 0},
 		{"ip:a", 0, true, 0},
-		{"ip:a", 0, false, 40 * time.Second},
+		// 4 in this slot: room again once, in the next slot, its weight
+		// has fallen to 2: 40 s to the slot's end and 30 s more.
+		{"ip:a", 0, false, 70 * time.Second},
 		{"ip:b", 0, true, 0}, // other keys have their own counters
-		{"ip:a", 30 * time.Second, false, 10 * time.Second},
-		{"ip:a", 10 * time.Second, true, 0}, // a new window
+		// 30 s into the next slot the 4 before weigh 2: 1 fits.
+		{"ip:a", 70 * time.Second, true, 0},
+		// Now 1 + 2, and this one counts too: room when the slot ends and
+		// these 2 weigh 2 at the next one's start.
+		{"ip:a", 0, false, 30 * time.Second},
 	}
 	for i, c := range calls {
 		clk.Advance(c.advance)
@@ -152,12 +161,11 @@ func TestLimiter(t *testing.T) {
 			t.Fatalf("call %d: Allow = %v, %v, %v; want %v, %v", i, ok, after, err, c.wantOK, c.wantAfter)
 		}
 	}
-	start := time.Unix(1_800_000_000/60*60, 0)
 	item := rawItem(t, db, RateKey("ip:a", start), "RATE")
-	if c, _ := num(item, "count"); c != 5 {
-		t.Fatalf("count %d, want 5 (refused events count too)", c)
+	if c, _ := num(item, "count"); c != 4 {
+		t.Fatalf("count %d, want 4 (refused events count too)", c)
 	}
-	if ttl, _ := num(item, "ttl"); ttl != start.Add(time.Minute+time.Hour).Unix() {
+	if ttl, _ := num(item, "ttl"); ttl != start.Add(2*time.Minute+time.Hour).Unix() {
 		t.Fatalf("ttl %d", ttl)
 	}
 	if _, _, err := l.Allow(ctx, "k", 1, time.Millisecond); err == nil {
@@ -165,14 +173,75 @@ func TestLimiter(t *testing.T) {
 	}
 }
 
+func TestLimiterTakeGivePeek(t *testing.T) {
+	db := localDynamo(t)
+	ctx := context.Background()
+	// 23:59:50 in Seoul.
+	clk := testkit.NewClock(time.Date(2025, 12, 1, 14, 59, 50, 0, time.UTC))
+	l := NewLimiter(db, table, clk.Now)
+	day := limits.Bound{Key: "fail:x", Limit: 2, Window: limits.KoreanDay}
+	var taken []limits.Taken
+	for i := range 2 {
+		tk, ok, wait, err := l.Take(ctx, day)
+		if err != nil || !ok || wait != 0 || tk.Count != int64(i+1) {
+			t.Fatalf("take %d: %+v %v %v %v", i, tk, ok, wait, err)
+		}
+		taken = append(taken, tk)
+	}
+	if _, ok, wait, err := l.Take(ctx, day); err != nil || ok || wait != 10*time.Second {
+		t.Fatalf("take over the bound: %v %v %v; want a wait to midnight in Seoul", ok, wait, err)
+	}
+	if wait, err := l.Peek(ctx, day); err != nil || wait != 10*time.Second {
+		t.Fatalf("peek: %v %v", wait, err)
+	}
+	item := rawItem(t, db, "RATE#fail:x#d20251201", "RATE")
+	if c, _ := num(item, "count"); c != 2 {
+		t.Fatalf("count %d: a refused take counted", c)
+	}
+	if err := l.Give(ctx, taken[1]); err != nil {
+		t.Fatal(err)
+	}
+	if wait, err := l.Peek(ctx, day); err != nil || wait != 0 {
+		t.Fatalf("peek after give: %v %v", wait, err)
+	}
+	if _, ok, _, err := l.Take(ctx, day); err != nil || !ok {
+		t.Fatalf("take after give: %v %v", ok, err)
+	}
+	// Midnight in Seoul: a new day.
+	clk.Advance(10 * time.Second)
+	if wait, err := l.Peek(ctx, day); err != nil || wait != 0 {
+		t.Fatalf("peek after midnight: %v %v", wait, err)
+	}
+	// A give never takes a counter below zero.
+	for range 3 {
+		if err := l.Give(ctx, taken[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c, _ := num(rawItem(t, db, "RATE#fail:x#d20251201", "RATE"), "count"); c != 0 {
+		t.Fatalf("count %d after gives", c)
+	}
+	// Sliding: the previous slot counts, weighted.
+	hour := limits.Bound{Key: "fail:y", Limit: 2, Window: limits.Sliding(time.Hour)}
+	for range 2 {
+		if _, ok, _, err := l.Take(ctx, hour); err != nil || !ok {
+			t.Fatalf("take: %v %v", ok, err)
+		}
+	}
+	clk.Advance(time.Hour)
+	if _, ok, wait, err := l.Take(ctx, hour); err != nil || ok || wait <= 0 || wait > time.Hour {
+		t.Fatalf("an hour on, the 2 before still weigh: %v %v %v", ok, wait, err)
+	}
+}
+
 func TestLimiterIsAtomicUnderConcurrency(t *testing.T) {
 	db := localDynamo(t)
 	clk := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	l := NewLimiter(db, table, clk.Now)
-	var allowed atomic.Int64
+	var allowed, took atomic.Int64
 	var wg sync.WaitGroup
 	for range 40 {
-		wg.Add(1)
+		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			ok, _, err := l.Allow(context.Background(), "person:x", 10, time.Hour)
@@ -183,10 +252,20 @@ func TestLimiterIsAtomicUnderConcurrency(t *testing.T) {
 				allowed.Add(1)
 			}
 		}()
+		go func() {
+			defer wg.Done()
+			_, ok, _, err := l.Take(context.Background(), limits.Bound{Key: "person:y", Limit: 10, Window: limits.KoreanDay})
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				took.Add(1)
+			}
+		}()
 	}
 	wg.Wait()
-	if allowed.Load() != 10 {
-		t.Fatalf("%d allowed, want exactly 10", allowed.Load())
+	if allowed.Load() != 10 || took.Load() != 10 {
+		t.Fatalf("%d allowed, %d taken, want exactly 10 each", allowed.Load(), took.Load())
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/pccc/pccc/shared/identity"
+	"github.com/pccc/pccc/shared/limits"
 )
 
 // CounterAPI is the part of the DynamoDB client Limiter uses.
@@ -21,17 +22,19 @@ type CounterAPI interface {
 
 var _ CounterAPI = (*dynamodb.Client)(nil)
 
-// Limiter counts events in fixed windows with one atomic counter per key and
-// window: item PK=RATE#<key>#<window start, epoch seconds>, SK=RATE,
-// expiring an hour after its window. Windows are aligned to the epoch, so
-// every Lambda instance counts into the same item.
+// Limiter keeps the counters of the system's bounds (shared/limits): one
+// atomic counter per key and slot, item PK=RATE#<key>#<slot>, SK=RATE,
+// expiring once no window reads it. A sliding window's slots are named by
+// their start (epoch seconds, aligned to the span, so every Lambda
+// instance counts into the same items) and a Korean day's by its date
+// (d20251201).
 type Limiter struct {
 	db    CounterAPI
 	table string
 	now   func() time.Time
 }
 
-var _ identity.Limiter = (*Limiter)(nil)
+var _ identity.Bounds = (*Limiter)(nil)
 
 // NewLimiter returns a limiter on table (nil now: time.Now).
 func NewLimiter(db CounterAPI, table string, now func() time.Time) *Limiter {
@@ -41,60 +44,173 @@ func NewLimiter(db CounterAPI, table string, now func() time.Time) *Limiter {
 	return &Limiter{db: db, table: table, now: now}
 }
 
-// RateKey is the partition key of key's counter for the window starting at
-// start.
+// RateKey is the partition key of key's counter for the sliding slot
+// starting at start.
 func RateKey(key string, start time.Time) string {
 	return "RATE#" + key + "#" + strconv.FormatInt(start.Unix(), 10)
 }
 
-// Allow counts one event for key and reports whether the window's count is
-// within limit; when not, retryAfter is the time left in the window. Events
-// over the limit are counted too, so hammering does not help.
+func slotKey(key string, slot limits.Slot) string { return "RATE#" + key + "#" + slot.ID }
+
+func rateItem(pk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{AttrPK: s(pk), AttrSK: s("RATE")}
+}
+
+// Allow counts one event for key and reports whether the last window (a
+// sliding window of that span) holds at most limit; when not, retryAfter
+// is the true wait until one more fits. Events over the limit are counted
+// too, so hammering does not help.
 func (l *Limiter) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
 	if window < time.Second {
 		return false, 0, errors.New("limiter: window must be at least a second")
 	}
+	return l.Hit(ctx, limits.Bound{Key: key, Limit: limit, Window: limits.Sliding(window)})
+}
+
+// Hit counts one event against b, refused or not, and reports whether it
+// fits; when not, the true wait until one more would.
+func (l *Limiter) Hit(ctx context.Context, b limits.Bound) (bool, time.Duration, error) {
 	now := l.now()
-	secs := int64(window / time.Second)
-	start := time.Unix(now.Unix()/secs*secs, 0)
-	end := start.Add(window)
+	cur, prev := b.Window.Slots(now)
+	prevCount := l.prevAsync(ctx, b.Window, b.Key, prev)
 	out, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(l.table),
-		Key:                       map[string]types.AttributeValue{AttrPK: s(RateKey(key, start)), AttrSK: s("RATE")},
+		Key:                       rateItem(slotKey(b.Key, cur)),
 		UpdateExpression:          aws.String("ADD #count :one SET #ttl = :ttl"),
 		ExpressionAttributeNames:  map[string]string{"#count": "count", "#ttl": AttrTTL},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1), ":ttl": n(end.Add(time.Hour).Unix())},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1), ":ttl": n(b.Window.Expires(cur).Unix())},
 		ReturnValues:              types.ReturnValueUpdatedNew,
 	})
+	pc := <-prevCount
 	if err != nil {
 		return false, 0, translate("count rate window", err)
+	}
+	if pc.err != nil {
+		return false, 0, pc.err
 	}
 	count, ok := num(out.Attributes, "count")
 	if !ok {
 		return false, 0, errors.New("count rate window: no count returned")
 	}
-	if count > int64(limit) {
-		return false, end.Sub(now), nil
+	// This event fits if the count before it had room.
+	if b.Window.Room(now, count-1, pc.n, b.Limit) {
+		return true, 0, nil
 	}
-	return true, 0, nil
+	return false, b.Window.Wait(now, count, pc.n, b.Limit), nil
 }
 
-// Peek returns the count of key's current window without adding to it.
-func (l *Limiter) Peek(ctx context.Context, key string, window time.Duration) (int, error) {
-	if window < time.Second {
-		return 0, errors.New("limiter: window must be at least a second")
+// Take counts one event against b only if it fits, and returns it so that
+// it can be given back; when it does not fit it counts nothing and says
+// the true wait. Concurrent takes never count more than fit: the write's
+// condition is the bound.
+func (l *Limiter) Take(ctx context.Context, b limits.Bound) (limits.Taken, bool, time.Duration, error) {
+	now := l.now()
+	cur, prev := b.Window.Slots(now)
+	pc := <-l.prevAsync(ctx, b.Window, b.Key, prev)
+	if pc.err != nil {
+		return limits.Taken{}, false, 0, pc.err
 	}
-	secs := int64(window / time.Second)
-	start := time.Unix(l.now().Unix()/secs*secs, 0)
+	pk := slotKey(b.Key, cur)
+	maxCur := b.Window.MaxCurrent(now, pc.n, b.Limit)
+	if maxCur < 0 {
+		c, err := l.read(ctx, pk)
+		if err != nil {
+			return limits.Taken{}, false, 0, err
+		}
+		return limits.Taken{}, false, b.Window.Wait(now, c, pc.n, b.Limit), nil
+	}
+	out, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           aws.String(l.table),
+		Key:                                 rateItem(pk),
+		UpdateExpression:                    aws.String("ADD #count :one SET #ttl = :ttl"),
+		ConditionExpression:                 aws.String("attribute_not_exists(#count) OR #count <= :max"),
+		ExpressionAttributeNames:            map[string]string{"#count": "count", "#ttl": AttrTTL},
+		ExpressionAttributeValues:           map[string]types.AttributeValue{":one": n(1), ":max": n(maxCur), ":ttl": n(b.Window.Expires(cur).Unix())},
+		ReturnValues:                        types.ReturnValueUpdatedNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var cf *types.ConditionalCheckFailedException
+	if errors.As(err, &cf) {
+		c, _ := num(cf.Item, "count")
+		return limits.Taken{}, false, b.Window.Wait(now, c, pc.n, b.Limit), nil
+	}
+	if err != nil {
+		return limits.Taken{}, false, 0, translate("take from rate window", err)
+	}
+	count, ok := num(out.Attributes, "count")
+	if !ok {
+		return limits.Taken{}, false, 0, errors.New("take from rate window: no count returned")
+	}
+	return limits.Taken{Key: pk, Count: count}, true, 0, nil
+}
+
+// Give gives back an event Take counted. A counter that is gone or at zero
+// is left alone.
+func (l *Limiter) Give(ctx context.Context, t limits.Taken) error {
+	if t.Key == "" {
+		return nil
+	}
+	_, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(l.table),
+		Key:                       rateItem(t.Key),
+		UpdateExpression:          aws.String("ADD #count :minus"),
+		ConditionExpression:       aws.String("#count > :zero"),
+		ExpressionAttributeNames:  map[string]string{"#count": "count"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":minus": n(-1), ":zero": n(0)},
+	})
+	var cf *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &cf) {
+		return translate("give back to rate window", err)
+	}
+	return nil
+}
+
+// Peek reports, without counting, the true wait until one more event fits
+// under b: 0 when it fits now.
+func (l *Limiter) Peek(ctx context.Context, b limits.Bound) (time.Duration, error) {
+	now := l.now()
+	cur, prev := b.Window.Slots(now)
+	pc := l.prevAsync(ctx, b.Window, b.Key, prev)
+	c, err := l.read(ctx, slotKey(b.Key, cur))
+	p := <-pc
+	if err != nil {
+		return 0, err
+	}
+	if p.err != nil {
+		return 0, p.err
+	}
+	return b.Window.Wait(now, c, p.n, b.Limit), nil
+}
+
+type counted struct {
+	n   int64
+	err error
+}
+
+// prevAsync reads the previous slot's count of a sliding window alongside
+// the caller's own request (a day has none: 0).
+func (l *Limiter) prevAsync(ctx context.Context, w limits.Window, key string, prev limits.Slot) <-chan counted {
+	ch := make(chan counted, 1)
+	if w.IsDay() {
+		ch <- counted{}
+		return ch
+	}
+	go func() {
+		c, err := l.read(ctx, slotKey(key, prev))
+		ch <- counted{c, err}
+	}()
+	return ch
+}
+
+func (l *Limiter) read(ctx context.Context, pk string) (int64, error) {
 	out, err := l.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(l.table), ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{AttrPK: s(RateKey(key, start)), AttrSK: s("RATE")},
+		TableName: aws.String(l.table), ConsistentRead: aws.Bool(true), Key: rateItem(pk),
 	})
 	if err != nil {
 		return 0, translate("read rate window", err)
 	}
 	c, _ := num(out.Item, "count")
-	return int(c), nil
+	return c, nil
 }
 
 // Lease takes n events from key's budget of limit per window, counted in

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/pccc/pccc/shared/identity"
+	"github.com/pccc/pccc/shared/stats"
 )
 
 // VerificationAPI is the part of the DynamoDB client VerificationStore uses.
@@ -18,6 +19,7 @@ type VerificationAPI interface {
 	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
 var _ VerificationAPI = (*dynamodb.Client)(nil)
@@ -28,9 +30,13 @@ type VerificationStore struct {
 	db    VerificationAPI
 	table string
 	now   func() time.Time
+	stats *Stats
 }
 
-var _ identity.VerificationStore = (*VerificationStore)(nil)
+var (
+	_ identity.VerificationStore = (*VerificationStore)(nil)
+	_ identity.ChallengeStore    = (*VerificationStore)(nil)
+)
 
 // NewVerificationStore returns a store on table; now is the clock expiry is
 // checked against (nil: time.Now).
@@ -38,7 +44,7 @@ func NewVerificationStore(db VerificationAPI, table string, now func() time.Time
 	if now == nil {
 		now = time.Now
 	}
-	return &VerificationStore{db: db, table: table, now: now}
+	return &VerificationStore{db: db, table: table, now: now, stats: NewStats(nil, table)}
 }
 
 // verificationGrace keeps an expired verification a day longer before TTL
@@ -59,17 +65,29 @@ func (st *VerificationStore) Put(ctx context.Context, v identity.Verification) e
 	item["createdAt"] = s(v.CreatedAt.UTC().Format(time.RFC3339Nano))
 	item["expiresAt"] = s(v.ExpiresAt.UTC().Format(time.RFC3339Nano))
 	item[AttrTTL] = n(v.ExpiresAt.Add(verificationGrace).Unix())
-	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
+	put := []types.TransactWriteItem{{Put: &types.Put{
 		TableName:           aws.String(st.table),
 		Item:                item,
 		ConditionExpression: aws.String("attribute_not_exists(PK)"),
+	}}}
+	err := transact(ctx, st.db, put, func() []types.TransactWriteItem {
+		return st.stats.Items(Plus(v.CreatedAt, stats.RealNameMatched)...)
 	})
+	if conditionFailed(err, 0) {
+		return errors.New("put verification: id already taken")
+	}
 	if err != nil {
-		var cond *types.ConditionalCheckFailedException
-		if errors.As(err, &cond) {
-			return errors.New("put verification: id already taken")
-		}
 		return translate("put verification", err)
+	}
+	return nil
+}
+
+// Unmatched counts a real-name check the bureau did not match.
+func (st *VerificationStore) Unmatched(ctx context.Context, at time.Time) error {
+	for _, in := range st.stats.UpdateInputs(Plus(at, stats.RealNameUnmatched)...) {
+		if _, err := st.db.UpdateItem(ctx, in); err != nil {
+			return translate("count real-name check", err)
+		}
 	}
 	return nil
 }
@@ -125,8 +143,11 @@ func decodeVerification(id string, item map[string]types.AttributeValue) (identi
 	f, _ := num(item, "failures")
 	sends, _ := num(item, "sends")
 	v.Challenge.Failures, v.Challenge.Sends = int(f), int(sends)
+	pf, _ := num(item, "phoneFailures")
+	v.PhoneFailures = int(pf)
 	v.Challenge.Used = boolean(item, "used")
 	v.DeliveryFailed = boolean(item, "deliveryFailed")
+	v.DeliveryLate = boolean(item, "deliveryLate")
 	return v, nil
 }
 
@@ -148,6 +169,7 @@ func (st *VerificationStore) SaveChallenge(ctx context.Context, id string, old, 
 		":oldSends": n(int64(old.Challenge.Sends)), ":oldF": n(int64(old.Challenge.Failures)),
 		":false": &types.AttributeValueMemberBOOL{Value: false},
 		":df":    &types.AttributeValueMemberBOOL{Value: new.DeliveryFailed},
+		":dl":    &types.AttributeValueMemberBOOL{Value: new.DeliveryLate},
 	}
 	// Expression attribute names throughout: some of these words are
 	// reserved in DynamoDB's expression language.
@@ -164,11 +186,11 @@ func (st *VerificationStore) SaveChallenge(ctx context.Context, id string, old, 
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(st.table), Key: verificationKey(id),
 		UpdateExpression: aws.String("SET #step = :step, #hash = :hash, #phone = :phone, #sent = :sent, " +
-			"#exp = :exp, #failures = :f, #sends = :sends, #used = :used, #df = :df"),
+			"#exp = :exp, #failures = :f, #sends = :sends, #used = :used, #df = :df, #dl = :dl"),
 		ConditionExpression: aws.String(cond),
 		ExpressionAttributeNames: map[string]string{"#step": "step", "#hash": "codeHash", "#phone": "phone",
 			"#sent": "codeSentAt", "#exp": "codeExpiresAt", "#failures": "failures", "#sends": "sends", "#used": "used",
-			"#df": "deliveryFailed"},
+			"#df": "deliveryFailed", "#dl": "deliveryLate"},
 		ExpressionAttributeValues: values,
 	})
 	if err != nil {
@@ -177,6 +199,44 @@ func (st *VerificationStore) SaveChallenge(ctx context.Context, id string, old, 
 			return identity.ErrStale
 		}
 		return translate("save challenge", err)
+	}
+	return nil
+}
+
+// TakePhoneTry counts a carrier check against the verification while it
+// has had fewer than limit failed ones: one atomic, conditional add, so
+// parallel requests cannot take more. false: the budget is spent (or the
+// verification is gone, which the caller read a moment ago).
+func (st *VerificationStore) TakePhoneTry(ctx context.Context, id string, limit int) (bool, error) {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(st.table), Key: verificationKey(id),
+		UpdateExpression:          aws.String("ADD #pf :one"),
+		ConditionExpression:       aws.String("attribute_exists(PK) AND (attribute_not_exists(#pf) OR #pf < :limit)"),
+		ExpressionAttributeNames:  map[string]string{"#pf": "phoneFailures"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1), ":limit": n(int64(limit))},
+	})
+	var cf *types.ConditionalCheckFailedException
+	if errors.As(err, &cf) {
+		return false, nil
+	}
+	if err != nil {
+		return false, translate("take phone try", err)
+	}
+	return true, nil
+}
+
+// GivePhoneTry takes back a carrier check that did not fail.
+func (st *VerificationStore) GivePhoneTry(ctx context.Context, id string) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(st.table), Key: verificationKey(id),
+		UpdateExpression:          aws.String("ADD #pf :minus"),
+		ConditionExpression:       aws.String("#pf > :zero"),
+		ExpressionAttributeNames:  map[string]string{"#pf": "phoneFailures"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":minus": n(-1), ":zero": n(0)},
+	})
+	var cf *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &cf) {
+		return translate("give phone try", err)
 	}
 	return nil
 }
@@ -195,6 +255,31 @@ func (st *VerificationStore) MarkDeliveryFailed(ctx context.Context, id string) 
 	}
 	if err != nil {
 		return translate("mark delivery failed", err)
+	}
+	return nil
+}
+
+// MarkDeliveryLate records that send number send of the verification's
+// code was dropped as too late to reach the phone before it expired. A
+// newer code (another send number) is left alone.
+func (st *VerificationStore) MarkDeliveryLate(ctx context.Context, id string, send int) error {
+	in := &dynamodb.UpdateItemInput{
+		TableName: aws.String(st.table), Key: verificationKey(id),
+		UpdateExpression:          aws.String("SET deliveryLate = :t"),
+		ConditionExpression:       aws.String("attribute_exists(PK)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}},
+	}
+	if send > 0 {
+		in.ConditionExpression = aws.String("attribute_exists(PK) AND sends = :send")
+		in.ExpressionAttributeValues[":send"] = n(int64(send))
+	}
+	_, err := st.db.UpdateItem(ctx, in)
+	var cf *types.ConditionalCheckFailedException
+	if errors.As(err, &cf) {
+		return nil // gone, or a newer code was sent: nothing to mark
+	}
+	if err != nil {
+		return translate("mark delivery late", err)
 	}
 	return nil
 }

@@ -31,6 +31,10 @@ type Details struct {
 	Addresses   []Address
 	Phone       string
 	Email       string
+	// Language is the one the holder's notices are sent in: "en" for
+	// English, else Korean ("" or "ko"). Chosen at issue, changed with the
+	// details.
+	Language string
 }
 
 // Personal field names, as stored (each sealed on its own) and as API.md
@@ -42,7 +46,15 @@ const (
 	FieldAddresses   = "addresses"
 	FieldPhone       = "phone"
 	FieldEmail       = "email"
+	FieldLanguage    = "language"
 )
+
+// FieldAAD is the associated data a holder's field is sealed under (AES-GCM,
+// shared/sealer): where the value lives, HOLDER#<holder key>#<field>, so a
+// value copied to another holder or field does not open. Whoever seals or
+// opens a holder's field (the API, the lookup, the clearance check, the SMS
+// sender) names it with this.
+func FieldAAD(holderKey, field string) string { return "HOLDER#" + holderKey + "#" + field }
 
 // Fields returns the details as field name -> plain value (addresses as a
 // JSON list), leaving out fields that are empty.
@@ -62,6 +74,7 @@ func (d Details) Fields() map[string]string {
 	}
 	put(FieldPhone, d.Phone)
 	put(FieldEmail, d.Email)
+	put(FieldLanguage, d.Language)
 	return out
 }
 
@@ -69,7 +82,7 @@ func (d Details) Fields() map[string]string {
 func DetailsFromFields(f map[string]string) (Details, error) {
 	d := Details{
 		KoreanName: f[FieldKoreanName], EnglishName: f[FieldEnglishName], Nationality: f[FieldNationality],
-		Phone: f[FieldPhone], Email: f[FieldEmail],
+		Phone: f[FieldPhone], Email: f[FieldEmail], Language: f[FieldLanguage],
 	}
 	if a, ok := f[FieldAddresses]; ok {
 		if err := json.Unmarshal([]byte(a), &d.Addresses); err != nil {
@@ -96,6 +109,7 @@ type IssueInput struct {
 	Phone       *string         `json:"phone"`
 	Email       *string         `json:"email"`
 	Consent     *bool           `json:"consent"`
+	Language    *string         `json:"language"`
 }
 
 // UpdateInput is the body of PATCH /v1/codes/me: any of these fields.
@@ -104,11 +118,13 @@ type UpdateInput struct {
 	Addresses   *[]AddressInput `json:"addresses"`
 	Phone       *string         `json:"phone"`
 	Email       *string         `json:"email"`
+	Language    *string         `json:"language"`
 }
 
 // Messages; none repeats the input.
 const (
 	msgRequired    = "is required"
+	msgLanguage    = `must be "ko" or "en"`
 	msgEnglishName = "must be 2-100 Latin letters, with spaces, hyphens or apostrophes between them"
 	msgKoreanName  = "must be 2-30 Hangul syllables (spaces allowed between them)"
 	msgKoreanReq   = "is required for Korean nationals"
@@ -173,6 +189,13 @@ func ValidateIssue(in IssueInput) (Details, error) {
 	if in.Consent == nil || !*in.Consent {
 		bad["consent"] = msgConsent
 	}
+	if in.Language != nil {
+		if l, ok := language(*in.Language); ok {
+			d.Language = l
+		} else {
+			bad[FieldLanguage] = msgLanguage
+		}
+	}
 	if len(bad) > 0 {
 		return Details{}, apperr.InvalidFields(bad)
 	}
@@ -185,7 +208,7 @@ func ValidateIssue(in IssueInput) (Details, error) {
 func ValidateUpdate(in UpdateInput) (map[string]string, error) {
 	bad := map[string]string{}
 	out := map[string]string{}
-	if in.EnglishName == nil && in.Addresses == nil && in.Phone == nil && in.Email == nil {
+	if in.EnglishName == nil && in.Addresses == nil && in.Phone == nil && in.Email == nil && in.Language == nil {
 		return nil, apperr.InvalidField("body", msgNothing)
 	}
 	if in.EnglishName != nil {
@@ -206,6 +229,13 @@ func ValidateUpdate(in UpdateInput) (map[string]string, error) {
 			out[FieldPhone] = p
 		} else {
 			bad[FieldPhone] = apperr.As(err).Fields["phone"]
+		}
+	}
+	if in.Language != nil {
+		if l, ok := language(*in.Language); ok {
+			out[FieldLanguage] = l
+		} else {
+			bad[FieldLanguage] = msgLanguage
 		}
 	}
 	if in.Email != nil {
@@ -367,4 +397,9 @@ func email(s string) (string, bool) {
 		}
 	}
 	return s[:at] + "@" + strings.ToLower(domain), true
+}
+
+// language is a notice language as stored: "ko" or "en".
+func language(s string) (string, bool) {
+	return s, s == "ko" || s == "en"
 }

@@ -94,6 +94,40 @@ func (k Kind) Counted() stats.Kind {
 	}
 }
 
+// Counts are the figures a successful command adds one to: its kind and,
+// for reissues, suspensions and cancellations, the part saying why or by
+// whom (stats.Parts).
+func Counts(k Kind, by Actor, reason string) []stats.Kind {
+	c := k.Counted()
+	switch c {
+	case stats.Reissued:
+		part := stats.ReissuedOther
+		switch reason {
+		case "leak_concern":
+			part = stats.ReissuedLeakConcern
+		case "lost":
+			part = stats.ReissuedLost
+		case "misuse_suspected":
+			part = stats.ReissuedMisuseSuspected
+		}
+		return []stats.Kind{c, part}
+	case stats.Suspended:
+		if by == ByAuthority {
+			return []stats.Kind{c, stats.SuspendedByAuthority}
+		}
+		return []stats.Kind{c, stats.SuspendedByHolder}
+	case stats.Cancelled:
+		switch {
+		case k == Lapse:
+			return []stats.Kind{c, stats.CancelledLapsed}
+		case by == ByAuthority:
+			return []stats.Kind{c, stats.CancelledByAuthority}
+		}
+		return []stats.Kind{c, stats.CancelledByHolder}
+	}
+	return []stats.Kind{c}
+}
+
 // Policy is the configurable part of the rules (DOMAIN.md: the reissue
 // limit is unconfirmed, so it is a setting).
 type Policy struct {

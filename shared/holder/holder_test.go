@@ -1,6 +1,7 @@
 package holder
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -230,5 +231,35 @@ func TestKinds(t *testing.T) {
 	}
 	if _, _, err := Decide(rec(Active, ""), Kind("frobnicate"), ByHolder, now, p); apperr.CodeOf(err) != apperr.Invalid {
 		t.Errorf("unknown kind: %v", err)
+	}
+}
+
+func TestCountsSayWhyAndByWhom(t *testing.T) {
+	tests := []struct {
+		k      Kind
+		by     Actor
+		reason string
+		want   []stats.Kind
+	}{
+		{Issue, ByHolder, "", []stats.Kind{stats.Issued}},
+		{Reissue, ByHolder, "lost", []stats.Kind{stats.Reissued, stats.ReissuedLost}},
+		{Reissue, ByHolder, "leak_concern", []stats.Kind{stats.Reissued, stats.ReissuedLeakConcern}},
+		{Reissue, ByHolder, "misuse_suspected", []stats.Kind{stats.Reissued, stats.ReissuedMisuseSuspected}},
+		{Reissue, ByHolder, "no_longer_needed", []stats.Kind{stats.Reissued, stats.ReissuedOther}},
+		{Reissue, ByAuthority, "", []stats.Kind{stats.Reissued, stats.ReissuedOther}},
+		{Suspend, ByHolder, "lost", []stats.Kind{stats.Suspended, stats.SuspendedByHolder}},
+		{Suspend, ByAuthority, "", []stats.Kind{stats.Suspended, stats.SuspendedByAuthority}},
+		{Cancel, ByHolder, "", []stats.Kind{stats.Cancelled, stats.CancelledByHolder}},
+		{Cancel, ByAuthority, "", []stats.Kind{stats.Cancelled, stats.CancelledByAuthority}},
+		{Lapse, BySystem, "", []stats.Kind{stats.Cancelled, stats.CancelledLapsed}},
+		{Expire, BySystem, "", []stats.Kind{stats.Expired}},
+		{Resume, ByHolder, "", []stats.Kind{stats.Resumed}},
+		{Renew, ByHolder, "", []stats.Kind{stats.Renewed}},
+		{Update, ByHolder, "", []stats.Kind{stats.Updated}},
+	}
+	for _, tt := range tests {
+		if got := Counts(tt.k, tt.by, tt.reason); !slices.Equal(got, tt.want) {
+			t.Errorf("Counts(%s, %s, %q) = %v, want %v", tt.k, tt.by, tt.reason, got, tt.want)
+		}
 	}
 }

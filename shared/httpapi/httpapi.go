@@ -57,10 +57,19 @@ type Response struct {
 	Status  int
 	Body    any
 	Headers map[string]string
+	// Raw, when set, is the body as is (Body is then ignored), of the
+	// Content-Type in ContentType: a file (CSV, PNG) rather than JSON.
+	Raw         []byte
+	ContentType string
 }
 
 // JSON returns a response with a JSON body.
 func JSON(status int, body any) *Response { return &Response{Status: status, Body: body} }
+
+// File returns a response whose body is b as is, of contentType.
+func File(status int, contentType string, b []byte) *Response {
+	return &Response{Status: status, Raw: b, ContentType: contentType}
+}
 
 // Endpoint serves one route. It returns a response or an error; errors that
 // are not *apperr.Error become 500 "Internal error.".
@@ -83,17 +92,29 @@ func Handler(log *slog.Logger, routes Routes) LambdaHandler {
 		}
 		ctx = logging.WithRequestID(ctx, req.RequestID)
 		start := time.Now()
+		// The answer's error code and limit, when it is one: the "request"
+		// line carries them, and the template's metric filters count the
+		// refusals by them (the surge dashboard). Neither names a person.
+		var refused *apperr.Error
 		defer func() {
 			if p := recover(); p != nil {
 				log.ErrorContext(ctx, "panic in handler", "route", ev.RouteKey, "panic", fmt.Sprint(p))
-				resp = errorResponse(req.RequestID, apperr.New(apperr.Internal, "Internal error."))
+				refused = apperr.New(apperr.Internal, "Internal error.")
+				resp = errorResponse(req.RequestID, refused)
 			}
-			log.InfoContext(ctx, "request", "route", ev.RouteKey, "status", resp.StatusCode,
-				"ms", time.Since(start).Milliseconds())
+			attrs := []any{"route", ev.RouteKey, "status", resp.StatusCode, "ms", time.Since(start).Milliseconds()}
+			if refused != nil {
+				attrs = append(attrs, "code", string(refused.Code))
+				if refused.Limit != "" {
+					attrs = append(attrs, "limit", string(refused.Limit))
+				}
+			}
+			log.InfoContext(ctx, "request", attrs...)
 		}()
 		ep, ok := routes[ev.RouteKey]
 		if !ok {
-			return errorResponse(req.RequestID, apperr.New(apperr.NotFound, "No such route.")), nil
+			refused = apperr.New(apperr.NotFound, "No such route.")
+			return errorResponse(req.RequestID, refused), nil
 		}
 		out, err := ep(ctx, req)
 		if err != nil {
@@ -110,6 +131,7 @@ func Handler(log *slog.Logger, routes Routes) LambdaHandler {
 			} else if e.Err != nil {
 				log.WarnContext(ctx, "request refused", "route", ev.RouteKey, "code", string(e.Code), "err", e.Err.Error())
 			}
+			refused = e
 			return errorResponse(req.RequestID, e), nil
 		}
 		return render(req.RequestID, out), nil
@@ -131,6 +153,13 @@ func render(requestID string, out *Response) events.APIGatewayV2HTTPResponse {
 	headers := baseHeaders(requestID)
 	for k, v := range out.Headers {
 		headers[k] = v
+	}
+	if out.Raw != nil {
+		// Base64 for every file: API Gateway then hands the bytes over
+		// untouched, text or not.
+		headers["Content-Type"] = out.ContentType
+		return events.APIGatewayV2HTTPResponse{StatusCode: out.Status, Headers: headers,
+			Body: base64.StdEncoding.EncodeToString(out.Raw), IsBase64Encoded: true}
 	}
 	body := ""
 	if out.Body != nil {
@@ -157,6 +186,9 @@ func errorResponse(requestID string, e *apperr.Error) events.APIGatewayV2HTTPRes
 	obj["message"] = e.Message
 	if len(e.Fields) > 0 {
 		obj["fields"] = e.Fields
+	}
+	if e.Limit != "" {
+		obj["limit"] = string(e.Limit)
 	}
 	b, _ := json.Marshal(errorBody{Error: obj, RequestID: requestID})
 	headers := baseHeaders(requestID)
@@ -203,8 +235,10 @@ func tooLarge() error {
 }
 
 // DecodeJSON decodes the body into dst strictly: JSON content type (or none),
-// a single JSON object, no unknown fields, no trailing data. Every failure is
-// a 400 naming the field at fault ("body" when no field can be named).
+// a single JSON object, no unknown fields, no key twice in one object, field
+// names exactly as documented (encoding/json alone would match any case),
+// no trailing data. Every failure is a 400 naming the field at fault
+// ("body" when no field can be named).
 func DecodeJSON(req *Request, dst any) error {
 	if ct := req.Header("Content-Type"); ct != "" {
 		mt, params, err := mime.ParseMediaType(ct)
@@ -225,6 +259,9 @@ func DecodeJSON(req *Request, dst any) error {
 	}
 	if trimmed[0] != '{' {
 		return apperr.InvalidField("body", "must be a JSON object")
+	}
+	if err := checkKeys(trimmed, dst); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(strings.NewReader(trimmed))
 	dec.DisallowUnknownFields()

@@ -19,9 +19,17 @@ import (
 )
 
 type sample struct {
-	Name  string   `json:"name"`
-	Count int      `json:"count"`
-	Tags  []string `json:"tags"`
+	Name   string            `json:"name"`
+	Count  int               `json:"count"`
+	Tags   []string          `json:"tags"`
+	Addr   *zipOnly          `json:"addr"`
+	Addrs  []zipOnly         `json:"addrs"`
+	Labels map[string]string `json:"labels"`
+	Raw    json.RawMessage   `json:"raw"`
+}
+
+type zipOnly struct {
+	Zip string `json:"zip"`
 }
 
 func event(body string, headers map[string]string) events.APIGatewayV2HTTPRequest {
@@ -59,6 +67,18 @@ func TestDecodeJSON(t *testing.T) {
 		{name: "trailing data", body: `{"name":"a"} {"name":"b"}`, wantField: "body"},
 		{name: "too large", body: `{"name":"` + strings.Repeat("a", MaxBodyBytes) + `"}`, wantField: "body"},
 		{name: "bad base64", body: `!!!`, base64: true, wantField: "body"},
+		{name: "duplicate key", body: `{"name":"a","name":"b"}`, wantField: "name"},
+		{name: "duplicate key, escaped", body: `{"name":"a","na\u006de":"b"}`, wantField: "name"},
+		{name: "duplicate key in a nested object", body: `{"name":"a","addr":{"zip":"1","zip":"2"}}`, wantField: "addr.zip"},
+		{name: "duplicate key in a list's object", body: `{"name":"a","addrs":[{"zip":"1"},{"zip":"1","zip":"2"}]}`, wantField: "addrs[1].zip"},
+		{name: "duplicate key in a map", body: `{"name":"a","labels":{"k":"1","k":"2"}}`, wantField: "labels.k"},
+		{name: "duplicate key in a raw value", body: `{"name":"a","raw":{"x":1,"x":2}}`, wantField: "raw.x"},
+		{name: "field in the wrong case", body: `{"NAME":"a"}`, wantField: "NAME"},
+		{name: "field in the wrong case, nested", body: `{"name":"a","addr":{"Zip":"1"}}`, wantField: "addr.Zip"},
+		{name: "unknown nested field", body: `{"name":"a","addrs":[{"zap":"1"}]}`, wantField: "addrs[0].zap"},
+		{name: "map keys in any case", body: `{"name":"a","labels":{"K":"1","k":"2"}}`},
+		{name: "deep nesting", body: `{"name":"a","raw":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, wantField: "body"},
+		{name: "empty key", body: `{"name":"a","":1}`, wantField: "body"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,7 +122,7 @@ func TestHandlerRendersErrorsAndResults(t *testing.T) {
 			return JSON(201, map[string]string{"id": "x"}), nil
 		},
 		"POST /limited": func(ctx context.Context, r *Request) (*Response, error) {
-			return nil, apperr.New(apperr.RateLimited, "Slow down.").WithRetryAfter(1500 * time.Millisecond)
+			return nil, apperr.Limited(apperr.RateLimited, apperr.LimitAddressRate, "Slow down.", 1500*time.Millisecond)
 		},
 		"POST /boom": func(ctx context.Context, r *Request) (*Response, error) {
 			return nil, errors.New("secret internal detail")
@@ -140,8 +160,8 @@ func TestHandlerRendersErrorsAndResults(t *testing.T) {
 		t.Fatalf("ok: %d %s", r.StatusCode, r.Body)
 	}
 	r := call("POST /limited")
-	if r.StatusCode != 429 || r.Headers["Retry-After"] != "2" {
-		t.Fatalf("limited: %d %v", r.StatusCode, r.Headers)
+	if r.StatusCode != 429 || r.Headers["Retry-After"] != "2" || errorBodyOf(t, r)["error"].(map[string]any)["limit"] != "address-rate" {
+		t.Fatalf("limited: %d %v %s", r.StatusCode, r.Headers, r.Body)
 	}
 	for _, route := range []string{"POST /boom", "POST /panic"} {
 		r := call(route)
@@ -171,5 +191,65 @@ func TestHandlerRendersErrorsAndResults(t *testing.T) {
 	}
 	if r := call("GET /nowhere"); r.StatusCode != 404 {
 		t.Fatalf("unknown route: %d", r.StatusCode)
+	}
+}
+
+// The "request" line names a refusal's code and limit (the template's
+// metric filters count refusals by them) and nothing of the request.
+func TestRequestLineNamesTheRefusal(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	h := Handler(log, Routes{
+		"POST /ok": func(ctx context.Context, r *Request) (*Response, error) {
+			return JSON(202, map[string]string{"id": "x"}), nil
+		},
+		"POST /limited": func(ctx context.Context, r *Request) (*Response, error) {
+			return nil, apperr.Limited(apperr.RateLimited, apperr.LimitPhoneCodes, "Slow down.", time.Second)
+		},
+		"POST /busy": func(ctx context.Context, r *Request) (*Response, error) {
+			return nil, apperr.New(apperr.Overloaded, "Busy.").WithRetryAfter(time.Second)
+		},
+		"POST /panic": func(ctx context.Context, r *Request) (*Response, error) {
+			panic("oh no")
+		},
+	})
+	for _, tt := range []struct {
+		route       string
+		status      float64
+		code, limit string
+	}{
+		{"POST /ok", 202, "", ""},
+		{"POST /limited", 429, "RATE_LIMITED", "phone-codes"},
+		{"POST /busy", 503, "OVERLOADED", ""},
+		{"POST /panic", 500, "INTERNAL", ""},
+		{"GET /nowhere", 404, "NOT_FOUND", ""},
+	} {
+		buf.Reset()
+		ev := event(`{"name":"홍길동"}`, nil)
+		ev.RouteKey = tt.route
+		if _, err := h(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+		var line map[string]any
+		for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatalf("%s: log line %q: %v", tt.route, l, err)
+			}
+			if m["msg"] == "request" {
+				line = m
+			}
+		}
+		if line == nil {
+			t.Fatalf("%s: no request line in %s", tt.route, buf.String())
+		}
+		code, _ := line["code"].(string)
+		limit, _ := line["limit"].(string)
+		if line["status"] != tt.status || code != tt.code || limit != tt.limit {
+			t.Errorf("%s: request line %v; want status %v code %q limit %q", tt.route, line, tt.status, tt.code, tt.limit)
+		}
+		if strings.Contains(buf.String(), "홍길동") {
+			t.Errorf("%s: the log holds the body: %s", tt.route, buf.String())
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pccc/pccc/shared/apperr"
+	"github.com/pccc/pccc/shared/limits"
 	"github.com/pccc/pccc/shared/otp"
 )
 
@@ -41,18 +42,36 @@ func (e *UnavailableError) Unwrap() error { return e.Err }
 // an id that does not exist or whose verification has expired: the store
 // checks expiry itself, because DynamoDB's TTL deletes items up to days late.
 type VerificationStore interface {
+	// Put stores a new verification (a check the bureau matched) and
+	// counts it.
 	Put(ctx context.Context, v Verification) error
+	// Unmatched counts a check the bureau did not match; nothing is
+	// stored of it.
+	Unmatched(ctx context.Context, at time.Time) error
 	Get(ctx context.Context, id string) (Verification, error)
 }
 
 // ErrNoVerification is a verification that does not exist or has expired.
 var ErrNoVerification = errors.New("identity: no such verification")
 
-// Limiter counts events in fixed windows: Allow records one event for key
-// and says whether it is within limit, and if not how long until the window
-// ends. Keys carry no personal data (they are built from keyed hashes).
-type Limiter interface {
-	Allow(ctx context.Context, key string, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error)
+// Bounds keeps the counters of the limits (dynamo.Limiter). Hit counts an
+// event whether or not it fits; Take counts it only if it fits, to be
+// given back (Give) when it turns out not to count; Peek only reads. Each
+// says the true wait when there is no room. Keys carry no personal data
+// (they are built from keyed hashes).
+type Bounds interface {
+	Hit(ctx context.Context, b limits.Bound) (ok bool, wait time.Duration, err error)
+	Take(ctx context.Context, b limits.Bound) (t limits.Taken, ok bool, wait time.Duration, err error)
+	Give(ctx context.Context, t limits.Taken) error
+	Peek(ctx context.Context, b limits.Bound) (wait time.Duration, err error)
+}
+
+// NumberWatcher hears when a registration number's failed checks for the
+// Korean day reach their bound, from whatever addresses: it tells the
+// number's holder, if they have a code. It is called the same way for a
+// number nobody holds, so the work done says nothing about the number.
+type NumberWatcher interface {
+	NumberFailuresSpent(ctx context.Context, holderKey, day string) error
 }
 
 // Hasher makes purpose-separated keyed hashes (keyhash.Hasher).
@@ -92,10 +111,15 @@ type Verification struct {
 
 	// The SMS step's state: the one-time code (hashed), attempts and sends;
 	// the phone it went to (sealed, bound to ID under PhoneAAD); and whether
-	// delivery finally failed.
+	// delivery finally failed, or the code was dropped as too late to
+	// reach the phone before it expired.
 	Challenge      otp.Challenge
 	Phone          string
 	DeliveryFailed bool
+	DeliveryLate   bool
+	// PhoneFailures counts failed carrier checks (ChallengeStore's
+	// TakePhoneTry); MaxPhoneFailures of them spend the verification.
+	PhoneFailures int
 }
 
 // ErrStale is a conditional save that lost a race with another request on
@@ -131,13 +155,24 @@ func IdentityAAD(verificationID string) string { return "VER#" + verificationID 
 type Options struct {
 	Bureau  Bureau
 	Store   VerificationStore
-	Limiter Limiter
+	Limiter Bounds
 	Hasher  Hasher
 	Sealer  Sealer
+	Watch   NumberWatcher
 
-	TTL           time.Duration // how long a verification lives
-	IPPerMinute   int           // real-name checks per client IP per minute
-	PersonPerHour int           // real-name checks per registration number per hour
+	TTL time.Duration // how long a verification lives
+	// IPPerMinute: checks per client address, a sliding minute, counted
+	// whatever their outcome.
+	IPPerMinute int
+	// PersonPerHour: verifications opened per registration number, a
+	// sliding hour, counted on a match only.
+	PersonPerHour int
+	// FailsPerAddress: failed checks of one number from one client
+	// address, a sliding hour (the tight bound); FailsPerDay: failed
+	// checks of one number from anywhere, a Korean day (the loose bound,
+	// which tells the holder when it is spent).
+	FailsPerAddress int
+	FailsPerDay     int
 
 	Now func() time.Time // nil: time.Now
 }
@@ -147,11 +182,11 @@ type Service struct{ o Options }
 
 // NewService checks the options and returns a Service.
 func NewService(o Options) (*Service, error) {
-	if o.Bureau == nil || o.Store == nil || o.Limiter == nil || o.Hasher == nil || o.Sealer == nil {
-		return nil, errors.New("identity: service needs a bureau, store, limiter, hasher and sealer")
+	if o.Bureau == nil || o.Store == nil || o.Limiter == nil || o.Hasher == nil || o.Sealer == nil || o.Watch == nil {
+		return nil, errors.New("identity: service needs a bureau, store, limiter, hasher, sealer and watcher")
 	}
-	if o.TTL <= 0 || o.IPPerMinute < 1 || o.PersonPerHour < 1 {
-		return nil, errors.New("identity: TTL and limits must be positive")
+	if o.TTL <= 0 || o.IPPerMinute < 1 || o.PersonPerHour < 1 || o.FailsPerAddress < 1 || o.FailsPerDay < o.FailsPerAddress {
+		return nil, errors.New("identity: TTL and limits must be positive, and the failures a day at least those per address")
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -173,12 +208,20 @@ const msgVerificationFailed = "The name and registration number could not be ver
 // retryUnavailable is the Retry-After hint when the bureau gave none.
 const retryUnavailable = 5 * time.Second
 
-// Start validates the input, throttles per client and per person, asks the
-// bureau, and opens a verification waiting for the SMS step.
+// Start validates the input, throttles, asks the bureau, and opens a
+// verification waiting for the SMS step.
 //
-// A wrong name and an unknown number take exactly the same path (one bureau
-// call, then one fixed error), so neither status, body nor our own timing
-// tells them apart.
+// Only failures count against a registration number, so a stranger
+// cannot lock its owner out by trying names: per (number, client address)
+// tightly, per number loosely; the right name from another address goes
+// on unless the loose bound is spent. Both failure budgets are taken
+// before the bureau is asked (so a flood in parallel asks no more often
+// than they allow) and given back on a match.
+//
+// A wrong name and an unknown number take exactly the same path (the same
+// counters, one bureau call, then one fixed error), so neither status,
+// body nor our own timing tells them apart; a refusal before the bureau
+// depends only on failures, which a number nobody holds collects alike.
 func (s *Service) Start(ctx context.Context, in StartInput) (Verification, error) {
 	now := s.o.Now()
 	fields := map[string]string{}
@@ -195,17 +238,29 @@ func (s *Service) Start(ctx context.Context, in StartInput) (Verification, error
 	}
 
 	holder := s.o.Hasher.Sum(PurposeHolder, rrn.Digits())
-	// Per IP first: a guesser spraying numbers from one address is stopped
-	// before any per-person counter is touched.
-	if err := s.throttle(ctx, "ip:"+s.o.Hasher.Sum(PurposeClientIP, in.ClientIP), s.o.IPPerMinute, time.Minute); err != nil {
-		return Verification{}, err
+	ip := s.o.Hasher.Sum(PurposeClientIP, in.ClientIP)
+	// The client's own rate first: a guesser spraying numbers from one
+	// address is stopped before any per-number counter is touched.
+	if ok, wait, err := s.o.Limiter.Hit(ctx, limits.Bound{
+		Name: string(apperr.LimitAddressRate), Key: "ip:" + ip, Limit: s.o.IPPerMinute, Window: limits.Sliding(time.Minute),
+	}); err != nil {
+		return Verification{}, fmt.Errorf("throttle: %w", err)
+	} else if !ok {
+		return Verification{}, apperr.Limited(apperr.RateLimited, apperr.LimitAddressRate,
+			"Too many requests from your network. Please try again later.", wait)
 	}
-	if err := s.throttle(ctx, "person:"+holder, s.o.PersonPerHour, time.Hour); err != nil {
+	number := limits.Bound{Name: string(apperr.LimitNumberFailures), Key: "rrnfail:" + holder, Limit: s.o.FailsPerDay, Window: limits.KoreanDay}
+	taken, err := takeAll(ctx, s.o.Limiter, []limits.Bound{
+		{Name: string(apperr.LimitNumberAddressFailure), Key: "rrnfail:" + holder + ":" + ip, Limit: s.o.FailsPerAddress, Window: limits.Sliding(time.Hour)},
+		number,
+	}, failureMessages)
+	if err != nil {
 		return Verification{}, err
 	}
 
 	match, err := s.o.Bureau.Match(ctx, NameKey(name), rrn)
 	if err != nil {
+		giveAll(ctx, s.o.Limiter, taken) // not a failure of the person's
 		var un *UnavailableError
 		if errors.As(err, &un) {
 			wait := un.RetryAfter
@@ -218,7 +273,29 @@ func (s *Service) Start(ctx context.Context, in StartInput) (Verification, error
 		return Verification{}, fmt.Errorf("bureau: %w", err)
 	}
 	if !match {
+		if err := s.o.Store.Unmatched(ctx, now); err != nil {
+			return Verification{}, fmt.Errorf("count check: %w", err)
+		}
+		if taken[1].Count == int64(number.Limit) {
+			// This failure spends the number's day: tell the holder.
+			if err := s.o.Watch.NumberFailuresSpent(ctx, holder, limits.Day(now)); err != nil {
+				// Given back, so the next failure spends it again and
+				// the notice is tried again.
+				giveAll(ctx, s.o.Limiter, taken)
+				return Verification{}, fmt.Errorf("number failures notice: %w", err)
+			}
+		}
 		return Verification{}, apperr.New(apperr.VerificationFailed, msgVerificationFailed)
+	}
+	giveAll(ctx, s.o.Limiter, taken)
+	// Counted on a match only: only someone who knows the name can see it.
+	if ok, wait, err := s.o.Limiter.Hit(ctx, limits.Bound{
+		Name: string(apperr.LimitPersonVerifications), Key: "person:" + holder, Limit: s.o.PersonPerHour, Window: limits.Sliding(time.Hour),
+	}); err != nil {
+		return Verification{}, fmt.Errorf("throttle: %w", err)
+	} else if !ok {
+		return Verification{}, apperr.Limited(apperr.RateLimited, apperr.LimitPersonVerifications,
+			"Too many verifications for you this hour. Please try again later.", wait)
 	}
 
 	id, err := NewID()
@@ -272,15 +349,43 @@ func (s *Service) OpenIdentity(v Verification) (Identity, error) {
 	return id, nil
 }
 
-func (s *Service) throttle(ctx context.Context, key string, limit int, window time.Duration) error {
-	ok, wait, err := s.o.Limiter.Allow(ctx, key, limit, window)
-	if err != nil {
-		return fmt.Errorf("throttle: %w", err)
+// failureMessages are the refusals of spent failure budgets.
+var failureMessages = map[string]string{
+	string(apperr.LimitNumberAddressFailure): "Too many failed checks of this registration number from your network. Please try again later.",
+	string(apperr.LimitNumberFailures):       "Too many failed checks of this registration number today. Please try again tomorrow.",
+	string(apperr.LimitVerificationPhones):   "Too many phone details could not be verified. Start a new verification.",
+	string(apperr.LimitPersonPhones):         "Too many phone details could not be verified today. Please try again tomorrow.",
+	string(apperr.LimitAddressPhones):        "Too many phone checks failed from your network. Please try again later.",
+}
+
+// takeAll takes one event from each bound, in order; at the first without
+// room it gives back those taken and answers 429 TOO_MANY_ATTEMPTS naming
+// it, with its true wait.
+func takeAll(ctx context.Context, c Bounds, bounds []limits.Bound, messages map[string]string) ([]limits.Taken, error) {
+	taken := make([]limits.Taken, 0, len(bounds))
+	for _, b := range bounds {
+		t, ok, wait, err := c.Take(ctx, b)
+		if err != nil || !ok {
+			giveAll(ctx, c, taken)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("take %s: %w", b.Name, err)
+		}
+		if !ok {
+			return nil, apperr.Limited(apperr.TooManyAttempts, apperr.Limit(b.Name), messages[b.Name], wait)
+		}
+		taken = append(taken, t)
 	}
-	if !ok {
-		return apperr.New(apperr.RateLimited, "Too many requests. Please try again later.").WithRetryAfter(max(wait, time.Second))
+	return taken, nil
+}
+
+// giveAll gives back events that turned out not to count. A give that
+// fails leaves one failure too many counted until the window passes: the
+// safe side, so its error is not the person's.
+func giveAll(ctx context.Context, c Bounds, taken []limits.Taken) {
+	for _, t := range taken {
+		_ = c.Give(ctx, t)
 	}
-	return nil
 }
 
 // NewID returns a random, URL-safe identifier of 128 bits.

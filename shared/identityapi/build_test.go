@@ -2,7 +2,6 @@ package identityapi
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 	"github.com/pccc/pccc/shared/awsclient"
 	"github.com/pccc/pccc/shared/config"
 	"github.com/pccc/pccc/shared/dynamo"
+	"github.com/pccc/pccc/shared/keyring"
 	"github.com/pccc/pccc/shared/logging"
 	"github.com/pccc/pccc/shared/platform"
 	"github.com/pccc/pccc/shared/testkit"
@@ -47,21 +47,21 @@ func TestBuildRealNameEndToEnd(t *testing.T) {
 	bureauSrv := httptest.NewServer(mux)
 	defer bureauSrv.Close()
 
-	key := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))
 	env := map[string]string{
-		"TABLE_NAME": "pccc", "PCCC_HMAC_KEY": key, "PCCC_DATA_KEYS": "k1:" + key,
+		"TABLE_NAME": "pccc",
 		"BUREAU_URL": bureauSrv.URL + "/_sim/bureau", "BUREAU_TIMEOUT": "1s",
-		"CARRIER_URL": bureauSrv.URL + "/_sim/carrier", "PCCC_SESSION_KEYS": "s1:" + key,
+		"CARRIER_URL":          bureauSrv.URL + "/_sim/carrier",
 		"RATE_PERSON_PER_HOUR": "3",
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Keys, _ = keyring.ForTest(keyring.HMAC, keyring.Data)
 	logs := &testkit.Buffer{}
 	built, err := BuildRealName(ctx, platform.Deps{
 		Config: cfg, Log: logging.New(logs, "debug"), AWS: clients, HTTP: bureauSrv.Client(),
-		Getenv: func(string) string { return "" }, Now: time.Now,
+		Getenv: outboxEnv, Now: time.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +95,9 @@ func TestBuildRealNameEndToEnd(t *testing.T) {
 		{"qxmarker zedworth", "7707075987654", 201},
 		{"QXMARKER WRONGNAME", "770707-5987654", 422},
 		{"QXMARKER ZEDWORTH", "770707-5987654", 201},
-		{"QXMARKER ZEDWORTH", "770707-5987654", 429}, // fourth check on one number this hour
+		{"QXMARKER ZEDWORTH", "770707-5987654", 201},
+		{"QXMARKER ZEDWORTH", "770707-5987654", 429},  // a fourth verification for one number this hour (failures do not count)
+		{"QXMARKER WRONGNAME", "770707-5987654", 422}, // a wrong name is not told about them
 		{"HONG GILDONG", "010101-3000000", 422},
 	}
 	for i, s := range steps {
@@ -134,12 +136,13 @@ func TestBuildRealNameEndToEnd(t *testing.T) {
 }
 
 func TestBuildRealNameRefusesBadDeps(t *testing.T) {
-	key := make([]byte, 32)
 	good := config.Config{
-		TableName: "pccc", HMACKey: key, DataKeys: map[string][]byte{"k1": key}, DataKeyID: "k1",
+		TableName: "pccc",
 		BureauURL: "http://127.0.0.1:1", BureauTimeout: time.Second, BureauAttempts: 2,
 		VerificationTTL: time.Minute, RateIPPerMinute: 1, RatePersonPerHour: 1,
+		RRNFailsPerAddressPerHour: 1, RRNFailsPerDay: 1,
 	}
+	good.Keys, _ = keyring.ForTest(keyring.HMAC, keyring.Data)
 	clients, err := awsclient.New(context.Background(), awsclient.Options{DynamoDBEndpoint: "http://127.0.0.1:1", Region: "ap-northeast-2"})
 	if err != nil {
 		t.Fatal(err)
@@ -150,19 +153,30 @@ func TestBuildRealNameRefusesBadDeps(t *testing.T) {
 	}{
 		{"no AWS clients", func(d *platform.Deps) { d.AWS = nil }},
 		{"no logger", func(d *platform.Deps) { d.Log = nil }},
-		{"short HMAC key", func(d *platform.Deps) { d.Config.HMACKey = key[:8] }},
-		{"no data keys", func(d *platform.Deps) { d.Config.DataKeys = nil }},
+		{"no keys", func(d *platform.Deps) { d.Config.Keys = nil }},
+		{"no HMAC key given", func(d *platform.Deps) { d.Config.Keys, _ = keyring.ForTest(keyring.Data) }},
+		{"no data keys given", func(d *platform.Deps) { d.Config.Keys, _ = keyring.ForTest(keyring.HMAC) }},
 		{"bureau URL not http", func(d *platform.Deps) { d.Config.BureauURL = "bureau" }},
 		{"zero TTL", func(d *platform.Deps) { d.Config.VerificationTTL = 0 }},
+		{"no outbox for the notices", func(d *platform.Deps) { d.Getenv = nil }},
+		{"failures a day below those per address", func(d *platform.Deps) { d.Config.RRNFailsPerAddressPerHour = 2 }},
 	}
 	for _, tt := range tests {
-		d := platform.Deps{Config: good, AWS: clients, Log: logging.New(io.Discard, "info")}
+		d := platform.Deps{Config: good, AWS: clients, Log: logging.New(io.Discard, "info"), Getenv: outboxEnv}
 		tt.mutate(&d)
 		if _, err := BuildRealName(context.Background(), d); err == nil {
 			t.Errorf("%s: built", tt.name)
 		}
 	}
-	if _, err := BuildRealName(context.Background(), platform.Deps{Config: good, AWS: clients, Log: logging.New(io.Discard, "info")}); err != nil {
+	if _, err := BuildRealName(context.Background(), platform.Deps{Config: good, AWS: clients, Log: logging.New(io.Discard, "info"), Getenv: outboxEnv}); err != nil {
 		t.Fatalf("good deps: %v", err)
 	}
+}
+
+// outboxEnv names an outbox no test reaches: none spends a number's day.
+func outboxEnv(k string) string {
+	if k == "NOTICE_QUEUE_URL" {
+		return "http://127.0.0.1:1/000000000000/outbox"
+	}
+	return ""
 }

@@ -19,10 +19,10 @@ import (
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/httpapi"
 	"github.com/pccc/pccc/shared/identity"
-	"github.com/pccc/pccc/shared/keyhash"
+	"github.com/pccc/pccc/shared/notify"
 	"github.com/pccc/pccc/shared/platform"
 	"github.com/pccc/pccc/shared/resilience"
-	"github.com/pccc/pccc/shared/sealer"
+	"github.com/pccc/pccc/shared/sms"
 )
 
 // RouteStartVerification is the real-name check's route key.
@@ -117,13 +117,13 @@ func NewRealNameService(d platform.Deps) (*identity.Service, error) {
 	if now == nil {
 		now = time.Now
 	}
-	hasher, err := keyhash.New(cfg.HMACKey)
+	hasher, err := cfg.Keys.Hasher()
 	if err != nil {
-		return nil, fmt.Errorf("realname: PCCC_HMAC_KEY: %w", err)
+		return nil, fmt.Errorf("realname: %w", err)
 	}
-	seal, err := sealer.New(cfg.DataKeys, cfg.DataKeyID)
+	seal, err := cfg.Keys.Sealer()
 	if err != nil {
-		return nil, fmt.Errorf("realname: PCCC_DATA_KEYS: %w", err)
+		return nil, fmt.Errorf("realname: %w", err)
 	}
 	br, err := bureau.New(bureau.Options{
 		BaseURL: cfg.BureauURL, HTTP: d.HTTP, Timeout: cfg.BureauTimeout, Attempts: cfg.BureauAttempts,
@@ -132,15 +132,28 @@ func NewRealNameService(d platform.Deps) (*identity.Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("realname: BUREAU_URL: %w", err)
 	}
+	outbox := ""
+	if d.Getenv != nil {
+		outbox = d.Getenv("NOTICE_QUEUE_URL")
+	}
+	if outbox == "" || d.AWS.SQS == nil {
+		return nil, errors.New("realname: NOTICE_QUEUE_URL (the SMS notice queue, for the holder's notice of failed checks) and an SQS client are required")
+	}
 	return identity.NewService(identity.Options{
-		Bureau:        br,
-		Store:         dynamo.NewVerificationStore(d.AWS.DynamoDB, cfg.TableName, now),
-		Limiter:       dynamo.NewLimiter(d.AWS.DynamoDB, cfg.TableName, now),
-		Hasher:        hasher,
-		Sealer:        seal,
-		TTL:           cfg.VerificationTTL,
-		IPPerMinute:   cfg.RateIPPerMinute,
-		PersonPerHour: cfg.RatePersonPerHour,
-		Now:           now,
+		Bureau:  br,
+		Store:   dynamo.NewVerificationStore(d.AWS.DynamoDB, cfg.TableName, now),
+		Limiter: dynamo.NewLimiter(d.AWS.DynamoDB, cfg.TableName, now),
+		Hasher:  hasher,
+		Sealer:  seal,
+		Watch: &HolderTold{
+			Holders: dynamo.NewCodeStore(d.AWS.DynamoDB, cfg.TableName, nil),
+			Notify:  &notify.Notifier{Outbox: &sms.Outbox{SQS: d.AWS.SQS, QueueURL: outbox}, Site: cfg.PublicSiteURL},
+		},
+		TTL:             cfg.VerificationTTL,
+		IPPerMinute:     cfg.RateIPPerMinute,
+		PersonPerHour:   cfg.RatePersonPerHour,
+		FailsPerAddress: cfg.RRNFailsPerAddressPerHour,
+		FailsPerDay:     cfg.RRNFailsPerDay,
+		Now:             now,
 	})
 }

@@ -58,6 +58,8 @@ func (s *memStore) Put(_ context.Context, v identity.Verification) error {
 	return nil
 }
 
+func (s *memStore) Unmatched(context.Context, time.Time) error { return nil }
+
 func (s *memStore) Get(_ context.Context, id string) (identity.Verification, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -68,24 +70,13 @@ func (s *memStore) Get(_ context.Context, id string) (identity.Verification, err
 	return v, nil
 }
 
-// fakeLimiter allows everything unless allow says otherwise.
-type fakeLimiter struct {
-	allow func(key string, limit int, window time.Duration) (bool, time.Duration, error)
-}
-
-func (l *fakeLimiter) Allow(_ context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
-	if l.allow == nil {
-		return true, 0, nil
-	}
-	return l.allow(key, limit, window)
-}
-
 type harness struct {
 	handler httpapi.LambdaHandler
 	logs    *testkit.Buffer
 	bureau  *fakeBureau
 	store   *memStore
-	limiter *fakeLimiter
+	limiter *testkit.Counters
+	spent   []string
 	svc     *identity.Service
 	hasher  *keyhash.Hasher
 }
@@ -95,7 +86,7 @@ const (
 	hongRRN  = "900101-1234568"
 )
 
-func newHarness(t testing.TB) *harness {
+func newHarness(t testing.TB, adjust ...func(*identity.Options)) *harness {
 	t.Helper()
 	hasher, err := keyhash.New(bytes.Repeat([]byte{7}, 32))
 	if err != nil {
@@ -109,13 +100,19 @@ func newHarness(t testing.TB) *harness {
 		logs:    &testkit.Buffer{},
 		bureau:  &fakeBureau{known: map[string]string{"9001011234568": "HONGGILDONG", "8804125123456": "SMITHJOHN"}},
 		store:   &memStore{m: map[string]identity.Verification{}},
-		limiter: &fakeLimiter{},
+		limiter: testkit.NewCounters(func() time.Time { return testNow }),
 		hasher:  hasher,
 	}
-	h.svc, err = identity.NewService(identity.Options{
+	o := identity.Options{
 		Bureau: h.bureau, Store: h.store, Limiter: h.limiter, Hasher: hasher, Sealer: seal,
-		TTL: 10 * time.Minute, IPPerMinute: 30, PersonPerHour: 10, Now: func() time.Time { return testNow },
-	})
+		Watch: watchFunc(func(hk, day string) error { h.spent = append(h.spent, hk); return nil }),
+		TTL:   10 * time.Minute, IPPerMinute: 30, PersonPerHour: 10, FailsPerAddress: 5, FailsPerDay: 20,
+		Now: func() time.Time { return testNow },
+	}
+	for _, a := range adjust {
+		a(&o)
+	}
+	h.svc, err = identity.NewService(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,49 +285,69 @@ func TestBadInputIsA400NamingTheField(t *testing.T) {
 	}
 }
 
+type watchFunc func(holderKey, day string) error
+
+func (f watchFunc) NumberFailuresSpent(_ context.Context, holderKey, day string) error {
+	return f(holderKey, day)
+}
+
 func TestDependenciesFailingOrThrottling(t *testing.T) {
 	tests := []struct {
 		name       string
-		setup      func(h *harness)
+		adjust     func(o *identity.Options)
+		setup      func(t *testing.T, h *harness)
 		status     int
 		code       string
+		limit      string
 		retryAfter string
 	}{
-		{"bureau down", func(h *harness) {
+		{name: "bureau down", setup: func(t *testing.T, h *harness) {
 			h.bureau.err = &identity.UnavailableError{RetryAfter: 7 * time.Second, Err: errors.New("bureau circuit open")}
-		}, 503, "OVERLOADED", "7"},
-		{"throttled per IP", func(h *harness) {
-			h.limiter.allow = func(key string, limit int, window time.Duration) (bool, time.Duration, error) {
-				if strings.HasPrefix(key, "ip:") && limit == 30 && window == time.Minute {
-					return false, 42 * time.Second, nil
-				}
-				return true, 0, nil
-			}
-		}, 429, "RATE_LIMITED", "42"},
-		{"throttled per person", func(h *harness) {
-			h.limiter.allow = func(key string, limit int, window time.Duration) (bool, time.Duration, error) {
-				if key == "person:"+h.hasher.Sum(identity.PurposeHolder, "9001011234568") && limit == 10 && window == time.Hour {
-					return false, 30 * time.Minute, nil
-				}
-				return true, 0, nil
-			}
-		}, 429, "RATE_LIMITED", "1800"},
-		{"store fails", func(h *harness) { h.store.err = errors.New("dynamo exploded") }, 500, "INTERNAL", ""},
-		{"bureau bug", func(h *harness) { h.bureau.err = errors.New("bureau answered HTTP 400") }, 500, "INTERNAL", ""},
+		}, status: 503, code: "OVERLOADED", retryAfter: "7"},
+		// testNow is on the minute and the hour. A bound of 1 with 1 in
+		// this slot has room again when the slot has aged out entirely:
+		// two spans; the address and person bounds count the refused
+		// request too.
+		{name: "throttled per address", adjust: func(o *identity.Options) { o.IPPerMinute = 1 },
+			setup:  func(t *testing.T, h *harness) { h.post(t, body("SMITH JOHN", "880412-5123456")) },
+			status: 429, code: "RATE_LIMITED", limit: "address-rate", retryAfter: "120"},
+		{name: "throttled per person", adjust: func(o *identity.Options) { o.PersonPerHour = 1 },
+			setup: func(t *testing.T, h *harness) {
+				ev := testkit.Event(t, "post-verifications.json")
+				ev.Body, ev.RequestContext.HTTP.SourceIP = body(hongName, hongRRN), "198.51.100.9"
+				h.invoke(t, ev)
+			},
+			status: 429, code: "RATE_LIMITED", limit: "person-verifications", retryAfter: "7200"},
+		{name: "failures of the number from this address", adjust: func(o *identity.Options) { o.FailsPerAddress = 1 },
+			setup:  func(t *testing.T, h *harness) { h.post(t, body("KIM NOBODY", hongRRN)) },
+			status: 429, code: "TOO_MANY_ATTEMPTS", limit: "number-address-failures", retryAfter: "7200"},
+		{name: "store fails", setup: func(t *testing.T, h *harness) { h.store.err = errors.New("dynamo exploded") }, status: 500, code: "INTERNAL"},
+		{name: "bureau bug", setup: func(t *testing.T, h *harness) { h.bureau.err = errors.New("bureau answered HTTP 400") }, status: 500, code: "INTERNAL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t)
-			tt.setup(h)
+			var adjust []func(*identity.Options)
+			if tt.adjust != nil {
+				adjust = append(adjust, tt.adjust)
+			}
+			h := newHarness(t, adjust...)
+			tt.setup(t, h)
+			calls := h.bureau.calls
 			resp := h.post(t, body(hongName, hongRRN))
 			e := decodeError(t, resp)
-			if resp.StatusCode != tt.status || e.Error.Code != tt.code || resp.Headers["Retry-After"] != tt.retryAfter {
-				t.Fatalf("got %d %s Retry-After %q: %s", resp.StatusCode, e.Error.Code, resp.Headers["Retry-After"], resp.Body)
+			var raw struct {
+				Error struct {
+					Limit string `json:"limit"`
+				} `json:"error"`
+			}
+			_ = json.Unmarshal([]byte(resp.Body), &raw)
+			if resp.StatusCode != tt.status || e.Error.Code != tt.code || raw.Error.Limit != tt.limit || resp.Headers["Retry-After"] != tt.retryAfter {
+				t.Fatalf("got %d %s limit %q Retry-After %q: %s", resp.StatusCode, e.Error.Code, raw.Error.Limit, resp.Headers["Retry-After"], resp.Body)
 			}
 			if tt.status == 500 && (e.Error.Message != "Internal error." || strings.Contains(resp.Body, "exploded")) {
 				t.Fatalf("500 body %s", resp.Body)
 			}
-			if tt.code == "RATE_LIMITED" && h.bureau.calls != 0 {
+			if tt.limit != "" && tt.limit != "person-verifications" && h.bureau.calls != calls {
 				t.Fatal("a throttled request reached the bureau")
 			}
 		})

@@ -7,15 +7,15 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/pccc/pccc/shared/admission"
 	"github.com/pccc/pccc/shared/apperr"
 	"github.com/pccc/pccc/shared/carrier"
+	"github.com/pccc/pccc/shared/config"
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/httpapi"
 	"github.com/pccc/pccc/shared/identity"
-	"github.com/pccc/pccc/shared/keyhash"
 	"github.com/pccc/pccc/shared/otp"
 	"github.com/pccc/pccc/shared/platform"
-	"github.com/pccc/pccc/shared/sealer"
 	"github.com/pccc/pccc/shared/session"
 	"github.com/pccc/pccc/shared/sms"
 )
@@ -24,6 +24,10 @@ import (
 const (
 	RouteSendCode    = "POST /v1/verifications/{id}/sms"
 	RouteConfirmCode = "POST /v1/verifications/{id}/confirm"
+	// RouteRefreshSession extends a holder session (a new token, capped
+	// at SESSION_MAX_AGE from the verification). It lives in the confirm
+	// function, the one that mints tokens.
+	RouteRefreshSession = "POST /v1/sessions/refresh"
 )
 
 // SendCodeRequest is the body of POST /v1/verifications/{id}/sms.
@@ -32,6 +36,8 @@ type SendCodeRequest struct {
 	Phone     *string `json:"phone"`
 	BirthDate *string `json:"birthDate"`
 	Sex       *string `json:"sex"`
+	// Language is the code SMS's, optional: "ko" (default) or "en".
+	Language *string `json:"language"`
 }
 
 // ConfirmRequest is the body of POST /v1/verifications/{id}/confirm.
@@ -71,9 +77,17 @@ func SendCode(steps PhoneSteps) httpapi.Endpoint {
 		if err := required(map[string]*string{"carrier": body.Carrier, "phone": body.Phone, "birthDate": body.BirthDate, "sex": body.Sex}); err != nil {
 			return nil, err
 		}
-		res, err := steps.Send(ctx, identity.SendInput{
+		in := identity.SendInput{
 			VerificationID: req.PathParam("id"), Carrier: *body.Carrier, Phone: *body.Phone, BirthDate: *body.BirthDate, Sex: *body.Sex,
-		})
+			ClientIP: req.SourceIP,
+		}
+		if body.Language != nil {
+			in.Language = *body.Language
+			if in.Language == "" {
+				in.Language = "-" // present but empty: refused as any other wrong value
+			}
+		}
+		res, err := steps.Send(ctx, in)
 		if err != nil {
 			return nil, err
 		}
@@ -101,23 +115,50 @@ func ConfirmCode(steps PhoneSteps) httpapi.Endpoint {
 	}
 }
 
+// RefreshSession serves POST /v1/sessions/refresh: the holder's valid Bearer
+// token buys a new one for the same holder, never past the session's cap.
+// A missing, expired or forged token, or a session at its cap, is 401.
+func RefreshSession(iss *session.Issuer) httpapi.Endpoint {
+	return session.RequireHolder(iss, func(ctx context.Context, req *httpapi.Request, c session.Claims) (*httpapi.Response, error) {
+		token, exp, err := iss.Refresh(c)
+		if err != nil {
+			return nil, err
+		}
+		return httpapi.JSON(http.StatusOK, map[string]string{"sessionToken": token, "expiresAt": rfc3339(exp)}), nil
+	})
+}
+
+// NewSessions builds the session issuer from the configuration, with its cap.
+func NewSessions(cfg config.Config, now func() time.Time) (*session.Issuer, error) {
+	iss, err := cfg.Keys.Session(cfg.SessionTTL, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := iss.SetMaxAge(cfg.SessionMaxAge); err != nil {
+		return nil, err
+	}
+	return iss, nil
+}
+
 // NewPhoneStep wires identity.PhoneStep from a function's dependencies.
-// OUTBOX_QUEUE_URL names the SMS outbox (only the send function needs it).
+// CODE_QUEUE_URL names the code queue (only the send function needs it):
+// the codes go there, and its backlog at the provider's rate (SMS_RATE)
+// is the wait admission holds under SMS_ADMIT_MAX_WAIT.
 func NewPhoneStep(d platform.Deps) (*identity.PhoneStep, error) {
 	cfg := d.Config
 	now := d.Now
 	if now == nil {
 		now = time.Now
 	}
-	hasher, err := keyhash.New(cfg.HMACKey)
+	hasher, err := cfg.Keys.Hasher()
 	if err != nil {
 		return nil, err
 	}
-	seal, err := sealer.New(cfg.DataKeys, cfg.DataKeyID)
+	seal, err := cfg.Keys.Sealer()
 	if err != nil {
 		return nil, err
 	}
-	sessions, err := session.New(cfg.SessionKeys, cfg.SessionKeyID, cfg.SessionTTL, now)
+	sessions, err := NewSessions(cfg, now)
 	if err != nil {
 		return nil, err
 	}
@@ -131,26 +172,42 @@ func NewPhoneStep(d platform.Deps) (*identity.PhoneStep, error) {
 	policy.PersonLockAfter = cfg.OTPPersonLockAfter
 	policy.ResendCooldown = cfg.OTPResendCooldown
 	policy.MaxSendsPerPhonePerDay = cfg.OTPSendsPerPhoneDay
+	policy.MaxPhoneFailures = cfg.OTPPhoneFailsPerVerification
+	policy.PhoneFailuresPerDay = cfg.OTPPhoneFailsPerPersonDay
+	policy.PhoneFailuresPerAddress = cfg.OTPPhoneFailsPerAddressHour
 	if err := policy.Validate(); err != nil {
 		return nil, err
 	}
+	var gate identity.Admission
+	if url := d.Getenv("CODE_QUEUE_URL"); url != "" && d.AWS.SQS != nil {
+		gate = &admission.Gate{
+			Depth:     &admission.SQSDepth{SQS: d.AWS.SQS, QueueURL: url},
+			DrainRate: float64(cfg.SMSRate), MaxWait: cfg.SMSAdmitMaxWait, Now: now,
+			// The commands' bound on the accept path's own latency
+			// (ADMIT_MAX_LATENCY): when the table is too slow for the
+			// starts offered, the excess is refused at once rather than
+			// every start timing out.
+			MaxLatency: cfg.AdmitMaxLatency,
+		}
+	}
 	return &identity.PhoneStep{
-		Store:    dynamo.NewVerificationStore(d.AWS.DynamoDB, cfg.TableName, now),
-		Carrier:  cc,
-		Limiter:  dynamo.NewLimiter(d.AWS.DynamoDB, cfg.TableName, now),
-		Hasher:   hasher,
-		Sealer:   seal,
-		Outbox:   &sms.Outbox{SQS: d.AWS.SQS, QueueURL: d.Getenv("OUTBOX_QUEUE_URL")},
-		Sessions: sessions,
-		Policy:   policy,
-		Now:      now,
+		Store:     dynamo.NewVerificationStore(d.AWS.DynamoDB, cfg.TableName, now),
+		Carrier:   cc,
+		Limiter:   dynamo.NewLimiter(d.AWS.DynamoDB, cfg.TableName, now),
+		Hasher:    hasher,
+		Sealer:    seal,
+		Outbox:    &sms.Outbox{SQS: d.AWS.SQS, QueueURL: d.Getenv("CODE_QUEUE_URL")},
+		Sessions:  sessions,
+		Policy:    policy,
+		Now:       now,
+		Admission: gate,
 	}, nil
 }
 
 // BuildSendCode builds the function behind POST /v1/verifications/{id}/sms.
 func BuildSendCode(ctx context.Context, d platform.Deps) (any, error) {
-	if d.Getenv("OUTBOX_QUEUE_URL") == "" {
-		return nil, errors.New("OUTBOX_QUEUE_URL is required")
+	if d.Getenv("CODE_QUEUE_URL") == "" {
+		return nil, errors.New("CODE_QUEUE_URL (the SMS code queue) is required")
 	}
 	steps, err := NewPhoneStep(d)
 	if err != nil {
@@ -159,11 +216,19 @@ func BuildSendCode(ctx context.Context, d platform.Deps) (any, error) {
 	return httpapi.Handler(d.Log, httpapi.Routes{RouteSendCode: SendCode(steps)}), nil
 }
 
-// BuildConfirmCode builds the function behind POST /v1/verifications/{id}/confirm.
+// BuildConfirmCode builds the function behind POST /v1/verifications/{id}/confirm
+// and POST /v1/sessions/refresh.
 func BuildConfirmCode(ctx context.Context, d platform.Deps) (any, error) {
 	steps, err := NewPhoneStep(d)
 	if err != nil {
 		return nil, fmt.Errorf("confirm step: %w", err)
 	}
-	return httpapi.Handler(d.Log, httpapi.Routes{RouteConfirmCode: ConfirmCode(steps)}), nil
+	sessions, err := NewSessions(d.Config, steps.Now)
+	if err != nil {
+		return nil, fmt.Errorf("confirm step: %w", err)
+	}
+	return httpapi.Handler(d.Log, httpapi.Routes{
+		RouteConfirmCode:    ConfirmCode(steps),
+		RouteRefreshSession: RefreshSession(sessions),
+	}), nil
 }

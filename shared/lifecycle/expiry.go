@@ -8,15 +8,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/holder"
 	"github.com/pccc/pccc/shared/stats"
 )
 
 // Due lists the holders due on a day, with their status, from the expiry
-// index (dynamo.CodeStore).
+// index (the code store, shared/dynamo).
 type Due interface {
-	DueOn(ctx context.Context, day string) ([]dynamo.DueEntry, error)
+	DueOn(ctx context.Context, day string) ([]holder.Due, error)
 }
 
 // Expirer is the daily job. It does not change codes itself: it queues an
@@ -75,7 +74,7 @@ func (e *Expirer) Run(ctx context.Context, last string) (ExpiryResult, error) {
 		back = 7
 	}
 	var res ExpiryResult
-	var due []dynamo.DueEntry
+	var due []holder.Due
 	for d := end.AddDate(0, 0, -(back - 1)); !d.After(end); d = d.AddDate(0, 0, 1) {
 		day := d.Format("2006-01-02")
 		hs, err := e.Index.DueOn(ctx, day)
@@ -92,7 +91,7 @@ func (e *Expirer) Run(ctx context.Context, last string) (ExpiryResult, error) {
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	work := make(chan dynamo.DueEntry)
+	work := make(chan holder.Due)
 	for range par {
 		wg.Add(1)
 		go func() {
@@ -121,7 +120,7 @@ func (e *Expirer) Run(ctx context.Context, last string) (ExpiryResult, error) {
 	return res, nil
 }
 
-func (e *Expirer) queue(ctx context.Context, h dynamo.DueEntry, now time.Time) error {
+func (e *Expirer) queue(ctx context.Context, h holder.Due, now time.Time) error {
 	kind := holder.Expire
 	if holder.Status(h.Status) == holder.Expired {
 		kind = holder.Lapse

@@ -72,13 +72,9 @@ func ParseMessage(body string) (Message, error) {
 	return m, nil
 }
 
-// FieldAAD is where a sealed personal field lives: a value sealed for one
-// holder's field opens nowhere else.
-func FieldAAD(holderKey, field string) string { return "HOLDER#" + holderKey + "#" + field }
-
 // Holders reads holders (dynamo.CodeStore).
 type Holders interface {
-	Holder(ctx context.Context, hk string) (dynamo.Holder, error)
+	Holder(ctx context.Context, hk string) (holder.Stored, error)
 }
 
 // Requests keeps command requests (dynamo.RequestStore).
@@ -247,7 +243,7 @@ func (s *Service) send(ctx context.Context, req dynamo.Request, hk string, c Com
 			sealed[name] = ""
 			continue
 		}
-		sv, err := s.Sealer.Seal(FieldAAD(hk, name), []byte(v))
+		sv, err := s.Sealer.Seal(holder.FieldAAD(hk, name), []byte(v))
 		if err != nil {
 			return fmt.Errorf("seal %s: %w", name, err)
 		}
@@ -301,7 +297,7 @@ func (s *Service) current(ctx context.Context, hk string) (*holder.Record, error
 }
 
 // RecordOf is the rules' view of a stored holder.
-func RecordOf(h dynamo.Holder) holder.Record {
+func RecordOf(h holder.Stored) holder.Record {
 	return holder.Record{
 		Code: h.Code, Status: holder.Status(h.Status), SuspendedBy: holder.Actor(h.SuspendedBy),
 		IssuedAt: h.IssuedAt, ExpiresAt: h.ExpiresAt, ReissueYear: h.ReissueYear, ReissuesInYear: h.ReissuesInYear,

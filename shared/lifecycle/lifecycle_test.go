@@ -23,19 +23,19 @@ import (
 // Small fakes of our own interfaces.
 
 type fakeStore struct {
-	holder  *dynamo.Holder
-	applied []dynamo.Change
+	holder  *holder.Stored
+	applied []holder.Change
 	errs    []error // returned by Apply in turn
 }
 
-func (f *fakeStore) Holder(_ context.Context, hk string) (dynamo.Holder, error) {
+func (f *fakeStore) Holder(_ context.Context, hk string) (holder.Stored, error) {
 	if f.holder == nil {
-		return dynamo.Holder{}, dynamo.ErrNoHolder
+		return holder.Stored{}, dynamo.ErrNoHolder
 	}
 	return *f.holder, nil
 }
 
-func (f *fakeStore) Apply(_ context.Context, c dynamo.Change) error {
+func (f *fakeStore) Apply(_ context.Context, c holder.Change) error {
 	if len(f.errs) > 0 {
 		err := f.errs[0]
 		f.errs = f.errs[1:]
@@ -148,11 +148,11 @@ func TestSubmitSealsAndQueues(t *testing.T) {
 	if strings.Contains(string(b), "01012345678") {
 		t.Fatal("the message holds the phone in clear")
 	}
-	plain, err := newSealer(t).Open(FieldAAD("hk", "phone"), q.sent[0].Sealed["phone"])
+	plain, err := newSealer(t).Open(holder.FieldAAD("hk", "phone"), q.sent[0].Sealed["phone"])
 	if err != nil || string(plain) != "01012345678" {
 		t.Fatalf("sealed phone: %q %v", plain, err)
 	}
-	if _, err := newSealer(t).Open(FieldAAD("other", "phone"), q.sent[0].Sealed["phone"]); err == nil {
+	if _, err := newSealer(t).Open(holder.FieldAAD("other", "phone"), q.sent[0].Sealed["phone"]); err == nil {
 		t.Fatal("a field sealed for one holder opened for another")
 	}
 	if v, ok := q.sent[0].Sealed["email"]; !ok || v != "" {
@@ -161,7 +161,7 @@ func TestSubmitSealsAndQueues(t *testing.T) {
 }
 
 func TestSubmitRefusesAtOnce(t *testing.T) {
-	live := &dynamo.Holder{Key: "hk", Code: "P1", Status: "active", ExpiresAt: t0.AddDate(1, 0, 0), Version: 1}
+	live := &holder.Stored{Key: "hk", Code: "P1", Status: "active", ExpiresAt: t0.AddDate(1, 0, 0), Version: 1}
 	svc, rq, q := service(t, &fakeStore{holder: live})
 	if _, err := svc.Submit(context.Background(), "hk", Command{Kind: holder.Issue}); err != holder.ErrLiveCode {
 		t.Fatalf("issue over a live code: %v", err)
@@ -239,7 +239,7 @@ func requestIDChars(id string) bool {
 // as it was, without a send.
 func TestSubmitWithKeyRefused(t *testing.T) {
 	ctx := context.Background()
-	live := &dynamo.Holder{Key: "hk", Code: "P1", Status: "active", ExpiresAt: t0.AddDate(1, 0, 0), Version: 1}
+	live := &holder.Stored{Key: "hk", Code: "P1", Status: "active", ExpiresAt: t0.AddDate(1, 0, 0), Version: 1}
 	svc, rq, q := service(t, &fakeStore{holder: live})
 	c := Command{Kind: holder.Issue, Key: "k1", PayloadHash: "H"}
 	if _, err := svc.Submit(ctx, "hk", c); err != holder.ErrLiveCode {
@@ -357,7 +357,7 @@ func TestWorkerRetriesConflictsAndIgnoresDuplicates(t *testing.T) {
 }
 
 func TestUpdateMergesSealedFields(t *testing.T) {
-	st := &fakeStore{holder: &dynamo.Holder{Key: "hk", Code: "P1", Status: "active", ExpiresAt: t0.AddDate(0, 6, 0), Version: 3,
+	st := &fakeStore{holder: &holder.Stored{Key: "hk", Code: "P1", Status: "active", ExpiresAt: t0.AddDate(0, 6, 0), Version: 3,
 		Sealed: map[string]string{"phone": "old", "email": "mail", "englishName": "name"}}}
 	w := worker(st, &fakeRequests{})
 	err := w.Execute(context.Background(), Message{RequestID: "r", Kind: holder.Update, Actor: holder.ByHolder, HolderKey: "hk",
@@ -397,6 +397,6 @@ func TestExpirerQueuesDueHolders(t *testing.T) {
 	}
 }
 
-type dueIndex map[string][]dynamo.DueEntry
+type dueIndex map[string][]holder.Due
 
-func (d dueIndex) DueOn(_ context.Context, day string) ([]dynamo.DueEntry, error) { return d[day], nil }
+func (d dueIndex) DueOn(_ context.Context, day string) ([]holder.Due, error) { return d[day], nil }

@@ -15,13 +15,12 @@ import (
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/holder"
 	"github.com/pccc/pccc/shared/sqsbatch"
-	"github.com/pccc/pccc/shared/stats"
 )
 
 // CodeStore is what the worker needs of the code store (dynamo.CodeStore).
 type CodeStore interface {
-	Holder(ctx context.Context, hk string) (dynamo.Holder, error)
-	Apply(ctx context.Context, c dynamo.Change) error
+	Holder(ctx context.Context, hk string) (holder.Stored, error)
+	Apply(ctx context.Context, c holder.Change) error
 }
 
 // Failer records why a request failed (dynamo.RequestStore).
@@ -118,7 +117,7 @@ func (w *Worker) Execute(ctx context.Context, m Message) error {
 		var cur *holder.Record
 		switch {
 		case errors.Is(err, dynamo.ErrNoHolder):
-			h = dynamo.Holder{Key: m.HolderKey}
+			h = holder.Stored{Key: m.HolderKey}
 		case err != nil:
 			return err
 		default:
@@ -144,9 +143,10 @@ func (w *Worker) Execute(ctx context.Context, m Message) error {
 				return err
 			}
 		}
-		c := dynamo.Change{
+		c := holder.Change{
 			RequestID: m.RequestID, Actor: string(m.Actor), Kind: eff.Count, Command: string(m.Kind),
-			At: now, Day: stats.Day(now), Old: h, New: w.stored(h, next, m),
+			Counts: holder.Counts(m.Kind, m.Actor, m.Reason),
+			At:     now, Old: h, New: w.stored(h, next, m),
 			RetireCode: eff.RetireCode,
 		}
 		if eff.NewCode {
@@ -171,7 +171,7 @@ func (w *Worker) Execute(ctx context.Context, m Message) error {
 // noticePhone is the sealed phone a change's notice goes to: the one
 // registered before the change (a changed phone's old owner hears of it),
 // or the new one when there was none (an issue).
-func noticePhone(old, next dynamo.Holder, k holder.Kind) string {
+func noticePhone(old, next holder.Stored, k holder.Kind) string {
 	if p := old.Sealed[holder.FieldPhone]; p != "" && k != holder.Issue {
 		return p
 	}
@@ -192,7 +192,7 @@ func (w *Worker) notice(ctx context.Context, sealedPhone string, m Message) erro
 // noticeIfSucceeded queues the notice of a command the rules refuse now
 // but that succeeded before: a duplicate delivery after the change, maybe
 // after a worker died before its notice.
-func (w *Worker) noticeIfSucceeded(ctx context.Context, h dynamo.Holder, m Message) error {
+func (w *Worker) noticeIfSucceeded(ctx context.Context, h holder.Stored, m Message) error {
 	if w.Notify == nil || w.Status == nil {
 		return nil
 	}
@@ -211,7 +211,14 @@ func (w *Worker) noticeIfSucceeded(ctx context.Context, h dynamo.Holder, m Messa
 
 // stored is the holder item to write: the decided record, the sealed
 // fields merged in, and when the daily job must look at it next.
-func (w *Worker) stored(old dynamo.Holder, r holder.Record, m Message) dynamo.Holder {
+func (w *Worker) stored(old holder.Stored, r holder.Record, m Message) holder.Stored {
+	return Stored(old, r, m, w.Policy)
+}
+
+// Stored is the holder item a change writes: the decided record r, the
+// message's sealed fields merged into old's, and when the daily job must
+// look at it next.
+func Stored(old holder.Stored, r holder.Record, m Message, p holder.Policy) holder.Stored {
 	sealed := map[string]string{}
 	if m.Kind != holder.Issue {
 		maps.Copy(sealed, old.Sealed)
@@ -223,12 +230,12 @@ func (w *Worker) stored(old dynamo.Holder, r holder.Record, m Message) dynamo.Ho
 			sealed[k] = v
 		}
 	}
-	h := dynamo.Holder{
+	h := holder.Stored{
 		Key: m.HolderKey, Code: r.Code, Status: string(r.Status), SuspendedBy: string(r.SuspendedBy),
 		IssuedAt: r.IssuedAt, ExpiresAt: r.ExpiresAt, ReissueYear: r.ReissueYear, ReissuesInYear: r.ReissuesInYear,
 		Sealed: sealed,
 	}
-	if due, ok := r.Due(w.Policy); ok {
+	if due, ok := r.Due(p); ok {
 		h.Due = due
 	}
 	return h

@@ -19,6 +19,8 @@ import (
 	"github.com/pccc/pccc/infra/samtemplate"
 	"github.com/pccc/pccc/shared/apikey"
 	"github.com/pccc/pccc/shared/apperr"
+	"github.com/pccc/pccc/shared/campaign"
+	"github.com/pccc/pccc/shared/campaignapi"
 	"github.com/pccc/pccc/shared/clearance"
 	"github.com/pccc/pccc/shared/clearanceapi"
 	"github.com/pccc/pccc/shared/codeapi"
@@ -30,6 +32,7 @@ import (
 	"github.com/pccc/pccc/shared/identity"
 	"github.com/pccc/pccc/shared/identityapi"
 	"github.com/pccc/pccc/shared/otp"
+	"github.com/pccc/pccc/shared/statsapi"
 )
 
 // These tests hold the hand-written document to what the code does: the
@@ -329,8 +332,9 @@ var authentication = map[string]struct {
 }{
 	"sessionToken": {append(slices.Clone(commands), codeapi.RouteLookup, codeapi.RouteRequest, clearanceapi.RouteHolderChecks,
 		declarationapi.RouteList, declarationapi.RouteConfirm, declarationapi.RouteDeny,
-		declarationapi.RouteSetting, declarationapi.RouteSetSetting), "#/components/responses/Unauthenticated"},
-	"apiKey": {[]string{clearanceapi.RouteCheck, declarationapi.RouteFile, declarationapi.RouteGet}, "#/components/responses/KeyUnauthenticated"},
+		declarationapi.RouteSetting, declarationapi.RouteSetSetting, identityapi.RouteRefreshSession), "#/components/responses/Unauthenticated"},
+	"apiKey": {[]string{clearanceapi.RouteCheck, declarationapi.RouteFile, declarationapi.RouteGet, statsapi.RouteStats,
+		campaignapi.RouteCreate, campaignapi.RouteGet, campaignapi.RouteConfirm, campaignapi.RoutePause, campaignapi.RouteResume, campaignapi.RouteCancel}, "#/components/responses/KeyUnauthenticated"},
 }
 
 // declaredSchemes returns the security schemes an operation's security
@@ -470,6 +474,7 @@ func TestEnumsMatchCode(t *testing.T) {
 		got, want []string
 	}{
 		{"ErrorCode", enum(t, schema(t, d, "ErrorCode")), strs(apperr.Codes()...)},
+		{"Limit", enum(t, schema(t, d, "Limit")), strs(apperr.Limits()...)},
 		{"Carrier", enum(t, schema(t, d, "Carrier")), otp.Carriers},
 		{"Reason", enum(t, schema(t, d, "Reason")), codeapi.Reasons},
 		{"Verification.nextStep", enum(t, prop("Verification", "nextStep")), strs(identity.StepSMS)},
@@ -567,6 +572,8 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 		{"ConfirmationSetting", declarationapi.Setting{}, true},
 		{"HolderChecks", clearanceapi.HolderChecksResponse{}, true},
 		{"HolderCheck", clearanceapi.HolderCheck{}, true},
+		{"CampaignRequest", campaign.CreateBody{}, false},
+		{"Campaign", campaignapi.View{}, true},
 	}
 	for _, tt := range tests {
 		s := schema(t, d, tt.schema)
@@ -630,5 +637,44 @@ func TestSMSAnswersMatchSchemas(t *testing.T) {
 		if !reflect.DeepEqual(required(s), keys(got)) {
 			t.Errorf("%s requires %v; the endpoint always answers %v", tt.schema, required(s), keys(got))
 		}
+	}
+}
+
+// Every 429 names its bound: the answer requires error.limit and narrows
+// it to limits the code knows.
+func TestTooManyRequestsNameTheirLimit(t *testing.T) {
+	d := load(t)
+	known := map[string]bool{}
+	for _, l := range apperr.Limits() {
+		known[string(l)] = true
+	}
+	seen := 0
+	for _, op := range d.operations(t) {
+		r := obj(op.op["responses"])["429"]
+		if r == nil {
+			continue
+		}
+		seen++
+		resp := d.deref(t, r)
+		schema := obj(obj(obj(obj(resp["content"])["application/json"])["schema"]))
+		var limits []any
+		required := false
+		for _, part := range list(obj(obj(schema["properties"])["error"])["allOf"]) {
+			limits = append(limits, list(obj(obj(obj(part)["properties"])["limit"])["enum"])...)
+			for _, f := range list(obj(part)["required"]) {
+				required = required || f == "limit"
+			}
+		}
+		if !required || len(limits) == 0 {
+			t.Errorf("%s 429: error.limit is not required and narrowed", op.key)
+		}
+		for _, l := range limits {
+			if s, _ := l.(string); !known[s] {
+				t.Errorf("%s 429: %v is not an apperr limit", op.key, l)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no operation answers 429")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/pccc/pccc/shared/apperr"
+	"github.com/pccc/pccc/shared/campaignapi"
 	"github.com/pccc/pccc/shared/clearance"
 	"github.com/pccc/pccc/shared/clearanceapi"
 	"github.com/pccc/pccc/shared/codeapi"
@@ -22,6 +23,7 @@ import (
 	"github.com/pccc/pccc/shared/identity"
 	"github.com/pccc/pccc/shared/identityapi"
 	"github.com/pccc/pccc/shared/otp"
+	"github.com/pccc/pccc/shared/statsapi"
 )
 
 // The patterns in the document are meant to be the validators' rules: a
@@ -296,25 +298,33 @@ func TestRequestExamplesAreAccepted(t *testing.T) {
 			}
 			return nil
 		},
-		"POST /v1/codes":               func(r *httpapi.Request) error { return second(codeapi.DecodeIssue(r)) },
-		"PATCH /v1/codes/me":           func(r *httpapi.Request) error { return second(codeapi.DecodeUpdate(r)) },
-		"POST /v1/codes/me/reissue":    func(r *httpapi.Request) error { return second(codeapi.DecodeReason(r, true)) },
-		"POST /v1/codes/me/suspend":    func(r *httpapi.Request) error { return second(codeapi.DecodeReason(r, false)) },
-		"POST /v1/codes/me/cancel":     func(r *httpapi.Request) error { return second(codeapi.DecodeReason(r, false)) },
-		"POST /v1/codes/me/resume":     codeapi.DecodeEmpty,
-		"POST /v1/codes/me/renew":      codeapi.DecodeEmpty,
-		"GET /v1/codes/me":             nil,
-		"GET /v1/requests/{requestId}": nil,
-		clearanceapi.RouteCheck:        func(r *httpapi.Request) error { return second(clearanceapi.DecodeCheck(r)) },
-		declarationapi.RouteFile:       func(r *httpapi.Request) error { return second(declarationapi.DecodeFile(r)) },
-		declarationapi.RouteGet:        nil,
-		declarationapi.RouteList:       nil,
-		declarationapi.RouteConfirm:    declarationapi.DecodeEmpty,
-		declarationapi.RouteDeny:       declarationapi.DecodeEmpty,
-		declarationapi.RouteSetting:    nil,
-		declarationapi.RouteSetSetting: func(r *httpapi.Request) error { return second(declarationapi.DecodeSetting(r)) },
-		clearanceapi.RouteHolderChecks: nil,
-		Route:                          nil,
+		"POST /v1/codes":                func(r *httpapi.Request) error { return second(codeapi.DecodeIssue(r)) },
+		"PATCH /v1/codes/me":            func(r *httpapi.Request) error { return second(codeapi.DecodeUpdate(r)) },
+		"POST /v1/codes/me/reissue":     func(r *httpapi.Request) error { return second(codeapi.DecodeReason(r, true)) },
+		"POST /v1/codes/me/suspend":     func(r *httpapi.Request) error { return second(codeapi.DecodeReason(r, false)) },
+		"POST /v1/codes/me/cancel":      func(r *httpapi.Request) error { return second(codeapi.DecodeReason(r, false)) },
+		"POST /v1/codes/me/resume":      codeapi.DecodeEmpty,
+		"POST /v1/codes/me/renew":       codeapi.DecodeEmpty,
+		"GET /v1/codes/me":              nil,
+		identityapi.RouteRefreshSession: nil,
+		"GET /v1/requests/{requestId}":  nil,
+		clearanceapi.RouteCheck:         func(r *httpapi.Request) error { return second(clearanceapi.DecodeCheck(r)) },
+		declarationapi.RouteFile:        func(r *httpapi.Request) error { return second(declarationapi.DecodeFile(r)) },
+		declarationapi.RouteGet:         nil,
+		declarationapi.RouteList:        nil,
+		declarationapi.RouteConfirm:     declarationapi.DecodeEmpty,
+		declarationapi.RouteDeny:        declarationapi.DecodeEmpty,
+		declarationapi.RouteSetting:     nil,
+		declarationapi.RouteSetSetting:  func(r *httpapi.Request) error { return second(declarationapi.DecodeSetting(r)) },
+		clearanceapi.RouteHolderChecks:  nil,
+		statsapi.RouteStats:             nil,
+		Route:                           nil,
+		campaignapi.RouteCreate:         func(r *httpapi.Request) error { return second(campaignapi.DecodeCreate(r, 50)) },
+		campaignapi.RouteGet:            nil,
+		campaignapi.RouteConfirm:        campaignapi.DecodeEmpty,
+		campaignapi.RoutePause:          campaignapi.DecodeEmpty,
+		campaignapi.RouteResume:         campaignapi.DecodeEmpty,
+		campaignapi.RouteCancel:         campaignapi.DecodeEmpty,
 	}
 	for _, op := range d.operations(t) {
 		decode, known := decoders[op.key]

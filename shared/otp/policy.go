@@ -21,20 +21,30 @@ type Policy struct {
 	// code inherits the failures of the codes before it, so resending never
 	// buys a guesser more tries.
 	MaxAttemptsPerCode int
-	// PersonLockAfter failures within PersonLockWindow, across all of a
-	// person's verifications, lock that person out of the SMS step until
-	// the window has passed; it stops a guesser who opens verification
-	// after verification.
-	PersonLockAfter  int
-	PersonLockWindow time.Duration
+	// PersonLockAfter wrong codes in a Korean calendar day, across all of
+	// a person's verifications, lock that person out of the SMS step until
+	// midnight in Seoul; it stops a guesser who opens verification after
+	// verification.
+	PersonLockAfter int
 	// ResendCooldown is the least time between two sends of one
 	// verification.
 	ResendCooldown time.Duration
 	// MaxSendsPerVerification bounds the codes one verification may send.
 	MaxSendsPerVerification int
-	// MaxSendsPerPhonePerDay bounds the SMS one phone number receives, so
-	// the system cannot be used to flood a stranger's phone.
+	// MaxSendsPerPhonePerDay bounds the codes one phone number receives
+	// in a Korean calendar day. Only codes the carrier confirmed the
+	// phone's subscriber for count, so nobody but the phone's own holder
+	// can spend it.
 	MaxSendsPerPhonePerDay int
+	// Failed carrier checks (phone details that are not the verified
+	// person's): MaxPhoneFailures spend a verification;
+	// PhoneFailuresPerDay, across a person's verifications, lock the
+	// person out of the SMS step until midnight in Seoul;
+	// PhoneFailuresPerAddress bound those from one client address in a
+	// sliding hour. Together they stop a search for someone's phone.
+	MaxPhoneFailures        int
+	PhoneFailuresPerDay     int
+	PhoneFailuresPerAddress int
 }
 
 // DefaultPolicy returns the limits the system runs with.
@@ -43,10 +53,12 @@ func DefaultPolicy() Policy {
 		CodeTTL:                 3 * time.Minute,
 		MaxAttemptsPerCode:      5,
 		PersonLockAfter:         10,
-		PersonLockWindow:        24 * time.Hour,
 		ResendCooldown:          60 * time.Second,
 		MaxSendsPerVerification: 5,
 		MaxSendsPerPhonePerDay:  5,
+		MaxPhoneFailures:        3,
+		PhoneFailuresPerDay:     10,
+		PhoneFailuresPerAddress: 30,
 	}
 }
 
@@ -61,18 +73,18 @@ func (p Policy) Validate() error {
 		return errors.New("otp policy: MaxAttemptsPerCode must be 1 to 10")
 	case p.PersonLockAfter < p.MaxAttemptsPerCode || p.PersonLockAfter >= maxPersonFailures:
 		return errors.New("otp policy: PersonLockAfter must be at least MaxAttemptsPerCode and below 100")
-	case p.PersonLockWindow <= 0:
-		return errors.New("otp policy: PersonLockWindow must be above zero")
 	case p.ResendCooldown <= 0 || p.ResendCooldown > p.CodeTTL:
 		return errors.New("otp policy: ResendCooldown must be above zero and at most CodeTTL")
 	case p.MaxSendsPerVerification < 1:
 		return errors.New("otp policy: MaxSendsPerVerification must be at least 1")
 	case p.MaxSendsPerPhonePerDay < 1:
 		return errors.New("otp policy: MaxSendsPerPhonePerDay must be at least 1")
+	case p.MaxPhoneFailures < 1 || p.MaxPhoneFailures > 10:
+		return errors.New("otp policy: MaxPhoneFailures must be 1 to 10")
+	case p.PhoneFailuresPerDay < p.MaxPhoneFailures || p.PhoneFailuresPerDay >= maxPersonFailures:
+		return errors.New("otp policy: PhoneFailuresPerDay must be at least MaxPhoneFailures and below 100")
+	case p.PhoneFailuresPerAddress < 1:
+		return errors.New("otp policy: PhoneFailuresPerAddress must be at least 1")
 	}
 	return nil
 }
-
-// PersonLocked reports whether a person with failures failed checks in the
-// current PersonLockWindow is locked out.
-func (p Policy) PersonLocked(failures int) bool { return failures >= p.PersonLockAfter }

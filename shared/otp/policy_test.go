@@ -25,7 +25,11 @@ func TestPolicyValidate(t *testing.T) {
 		{"too many attempts", func(p *Policy) { p.MaxAttemptsPerCode = 11 }, false},
 		{"person lock below code budget", func(p *Policy) { p.PersonLockAfter = 4 }, false},
 		{"person lock at NIST ceiling", func(p *Policy) { p.PersonLockAfter = 100 }, false},
-		{"no lock window", func(p *Policy) { p.PersonLockWindow = 0 }, false},
+		{"no phone failures", func(p *Policy) { p.MaxPhoneFailures = 0 }, false},
+		{"person phone bound below the verification's", func(p *Policy) { p.PhoneFailuresPerDay = 2 }, false},
+		{"person phone bound at the verification's", func(p *Policy) { p.PhoneFailuresPerDay = 3 }, true},
+		{"person phone bound at NIST ceiling", func(p *Policy) { p.PhoneFailuresPerDay = 100 }, false},
+		{"no phone failures per address", func(p *Policy) { p.PhoneFailuresPerAddress = 0 }, false},
 		{"no cooldown", func(p *Policy) { p.ResendCooldown = 0 }, false},
 		{"cooldown past ttl", func(p *Policy) { p.ResendCooldown = 4 * time.Minute }, false},
 		{"no sends per verification", func(p *Policy) { p.MaxSendsPerVerification = 0 }, false},
@@ -36,18 +40,6 @@ func TestPolicyValidate(t *testing.T) {
 		tt.change(&p)
 		if err := p.Validate(); (err == nil) != tt.ok {
 			t.Errorf("%s: Validate = %v", tt.name, err)
-		}
-	}
-}
-
-func TestPersonLocked(t *testing.T) {
-	p := DefaultPolicy()
-	for _, tt := range []struct {
-		failures int
-		want     bool
-	}{{0, false}, {9, false}, {10, true}, {50, true}} {
-		if got := p.PersonLocked(tt.failures); got != tt.want {
-			t.Errorf("PersonLocked(%d) = %v", tt.failures, got)
 		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 )
 
 const version = "v1"
@@ -31,6 +32,13 @@ var (
 
 // Sealer seals and opens values with a key ring. Safe for concurrent use.
 type Sealer struct {
+	ring atomic.Pointer[ring]
+	// refresh, when set, fetches the key ring again for a key id the
+	// sealer does not have (a key added by rotation since the cold start).
+	refresh func() (map[string][]byte, string, bool)
+}
+
+type ring struct {
 	aeads  map[string]cipher.AEAD
 	active string
 }
@@ -39,10 +47,27 @@ type Sealer struct {
 // new values are sealed with. Key ids are short labels that may not contain
 // '.' (the separator of the sealed form).
 func New(keys map[string][]byte, activeID string) (*Sealer, error) {
+	r, err := newRing(keys, activeID)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sealer{}
+	s.ring.Store(r)
+	return s, nil
+}
+
+// SetRefresh makes the sealer ask f for the key ring again when a value
+// names a key id it does not have: f returns the keys, the active id, and
+// whether it fetched anything new (it limits how often it fetches). The
+// ring it returns also becomes the one new values are sealed with; one
+// that does not check out is ignored.
+func (s *Sealer) SetRefresh(f func() (map[string][]byte, string, bool)) { s.refresh = f }
+
+func newRing(keys map[string][]byte, activeID string) (*ring, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("sealer: no keys")
 	}
-	s := &Sealer{aeads: make(map[string]cipher.AEAD, len(keys)), active: activeID}
+	s := &ring{aeads: make(map[string]cipher.AEAD, len(keys)), active: activeID}
 	for id, k := range keys {
 		if id == "" || strings.ContainsAny(id, ". ") {
 			return nil, errors.New("sealer: key ids must be non-empty without '.' or spaces")
@@ -67,17 +92,18 @@ func New(keys map[string][]byte, activeID string) (*Sealer, error) {
 }
 
 // ActiveKeyID is the id new values are sealed with.
-func (s *Sealer) ActiveKeyID() string { return s.active }
+func (s *Sealer) ActiveKeyID() string { return s.ring.Load().active }
 
 // Seal encrypts plaintext for the place named by aad.
 func (s *Sealer) Seal(aad string, plaintext []byte) (string, error) {
-	aead := s.aeads[s.active]
+	r := s.ring.Load()
+	aead := r.aeads[r.active]
 	buf := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plaintext)+aead.Overhead())
 	if _, err := rand.Read(buf); err != nil {
 		return "", fmt.Errorf("sealer: nonce: %w", err)
 	}
-	out := aead.Seal(buf, buf, plaintext, additionalData(s.active, aad))
-	return version + "." + s.active + "." + base64.RawURLEncoding.EncodeToString(out), nil
+	out := aead.Seal(buf, buf, plaintext, additionalData(r.active, aad))
+	return version + "." + r.active + "." + base64.RawURLEncoding.EncodeToString(out), nil
 }
 
 // Open decrypts a value sealed for the place named by aad, with whichever
@@ -91,7 +117,15 @@ func (s *Sealer) Open(aad, sealed string) ([]byte, error) {
 	if !ok || kid == "" {
 		return nil, ErrMalformed
 	}
-	aead, ok := s.aeads[kid]
+	aead, ok := s.ring.Load().aeads[kid]
+	if !ok && s.refresh != nil {
+		if keys, active, fresh := s.refresh(); fresh {
+			if r, err := newRing(keys, active); err == nil {
+				s.ring.Store(r)
+				aead, ok = r.aeads[kid]
+			}
+		}
+	}
 	if !ok {
 		return nil, ErrUnknownKey
 	}

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -44,6 +45,12 @@ const (
 	// MinKeyBytes is the HS256 key floor (RFC 7518 §3.2: at least the hash
 	// size).
 	MinKeyBytes = 32
+	// DefaultMaxAge is the absolute cap on a session counted from the
+	// verification that opened it: refreshing never carries a token past
+	// it, so a stolen token cannot be kept alive for ever.
+	DefaultMaxAge = time.Hour
+	// MaxMaxAge bounds configuration mistakes on that cap.
+	MaxMaxAge = 12 * time.Hour
 	// Leeway tolerates small clock skew between Lambda hosts.
 	Leeway = 5 * time.Second
 
@@ -74,22 +81,33 @@ type Claims struct {
 	TokenID        string // jti, unique per token (for revocation or audit)
 	IssuedAt       time.Time
 	ExpiresAt      time.Time
+	// AuthTime is when the holder verified (the first token's issue
+	// time); refreshed tokens keep it, and it bounds their expiry.
+	AuthTime time.Time
 }
 
 // tokenClaims is the wire form: the registered claims plus the verification
 // id under a short private name.
 type tokenClaims struct {
 	VerificationID string `json:"vid"`
+	// AuthTime is OpenID Connect's auth_time: the verification's time in
+	// seconds, carried unchanged by every refresh.
+	AuthTime *jwt.NumericDate `json:"auth_time,omitempty"`
 	jwt.RegisteredClaims
 }
 
 // Issuer issues and verifies session tokens. Safe for concurrent use.
 type Issuer struct {
+	mu     sync.RWMutex
 	keys   map[string][]byte
 	active string
-	ttl    time.Duration
-	now    func() time.Time
-	parser *jwt.Parser
+	// refresh, when set, fetches the key ring again for a kid the issuer
+	// does not have (a key added by rotation since the cold start).
+	refresh func() (map[string][]byte, string, bool)
+	ttl     time.Duration
+	maxAge  time.Duration
+	now     func() time.Time
+	parser  *jwt.Parser
 }
 
 // New builds an Issuer from HMAC keys by key id; activeKID names the key new
@@ -108,21 +126,11 @@ func New(keys map[string][]byte, activeKID string, ttl time.Duration, now func()
 	if now == nil {
 		now = time.Now
 	}
-	ring := make(map[string][]byte, len(keys))
-	for kid, k := range keys {
-		if kid == "" || len(kid) > 64 || strings.ContainsAny(kid, " \t\r\n") {
-			return nil, errors.New("session: key ids must be 1-64 characters without spaces")
-		}
-		if len(k) < MinKeyBytes {
-			// The id is ours and safe to name; the key is not.
-			return nil, fmt.Errorf("session: key %s must be at least %d bytes", kid, MinKeyBytes)
-		}
-		ring[kid] = append([]byte(nil), k...)
+	ring, err := checkRing(keys, activeKID)
+	if err != nil {
+		return nil, err
 	}
-	if _, ok := ring[activeKID]; !ok {
-		return nil, errors.New("session: the active key id names no key")
-	}
-	iss := &Issuer{keys: ring, active: activeKID, ttl: ttl, now: now}
+	iss := &Issuer{keys: ring, active: activeKID, ttl: ttl, maxAge: DefaultMaxAge, now: now}
 	iss.parser = jwt.NewParser(
 		// Pinning the algorithm defeats "alg: none" and algorithm
 		// confusion whatever the header claims.
@@ -138,15 +146,85 @@ func New(keys map[string][]byte, activeKID string, ttl time.Duration, now func()
 	return iss, nil
 }
 
+func checkRing(keys map[string][]byte, activeKID string) (map[string][]byte, error) {
+	if len(keys) == 0 {
+		return nil, errors.New("session: no keys")
+	}
+	ring := make(map[string][]byte, len(keys))
+	for kid, k := range keys {
+		if kid == "" || len(kid) > 64 || strings.ContainsAny(kid, " \t\r\n") {
+			return nil, errors.New("session: key ids must be 1-64 characters without spaces")
+		}
+		if len(k) < MinKeyBytes {
+			// The id is ours and safe to name; the key is not.
+			return nil, fmt.Errorf("session: key %s must be at least %d bytes", kid, MinKeyBytes)
+		}
+		ring[kid] = append([]byte(nil), k...)
+	}
+	if _, ok := ring[activeKID]; !ok {
+		return nil, errors.New("session: the active key id names no key")
+	}
+	return ring, nil
+}
+
+// SetRefresh makes the issuer ask f for the key ring again when a token
+// names a kid it does not have: f returns the keys, the active id, and
+// whether it fetched anything new (it limits how often it fetches). A
+// ring f returns that does not check out is ignored.
+func (i *Issuer) SetRefresh(f func() (map[string][]byte, string, bool)) { i.refresh = f }
+
 // ActiveKeyID is the key id new tokens carry.
-func (i *Issuer) ActiveKeyID() string { return i.active }
+func (i *Issuer) ActiveKeyID() string {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	return i.active
+}
 
 // TTL is the lifetime of new tokens.
 func (i *Issuer) TTL() time.Duration { return i.ttl }
 
+// SetMaxAge sets the absolute cap counted from the verification (0 means
+// DefaultMaxAge). It must be at least the TTL and at most MaxMaxAge.
+func (i *Issuer) SetMaxAge(d time.Duration) error {
+	if d == 0 {
+		d = DefaultMaxAge
+	}
+	if d < i.ttl || d > MaxMaxAge {
+		return fmt.Errorf("session: max age must be between the ttl (%s) and %s", i.ttl, MaxMaxAge)
+	}
+	i.maxAge = d
+	return nil
+}
+
+// MaxAge is the absolute cap on a session counted from its verification.
+func (i *Issuer) MaxAge() time.Duration { return i.maxAge }
+
 // Issue signs a token for the holder, returning it and its expiry (what
 // API.md's confirm step answers as "expiresAt").
 func (i *Issuer) Issue(holderKey, verificationID string) (string, time.Time, error) {
+	// JWT times are whole seconds; truncating here makes the returned
+	// expiry equal to the one inside the token.
+	iat := i.now().UTC().Truncate(time.Second)
+	return i.sign(holderKey, verificationID, iat, iat)
+}
+
+// Refresh signs a new token for the holder of verified claims c (from
+// Verify): same holder, same verification, a fresh TTL, but never past
+// AuthTime plus the max age. A session already at its cap gets the same
+// UNAUTHENTICATED error as an expired token.
+func (i *Issuer) Refresh(c Claims) (string, time.Time, error) {
+	iat := i.now().UTC().Truncate(time.Second)
+	auth := c.AuthTime
+	if auth.IsZero() {
+		auth = c.IssuedAt
+	}
+	if !iat.Before(auth.Add(i.maxAge)) {
+		return "", time.Time{}, unauthenticated(errExpired)
+	}
+	return i.sign(c.HolderKey, c.VerificationID, iat, auth.UTC().Truncate(time.Second))
+}
+
+func (i *Issuer) sign(holderKey, verificationID string, iat, auth time.Time) (string, time.Time, error) {
 	if holderKey == "" || len(holderKey) > maxFieldLen || verificationID == "" || len(verificationID) > maxFieldLen {
 		return "", time.Time{}, errors.New("session: holder key and verification id must be 1-256 characters")
 	}
@@ -154,12 +232,13 @@ func (i *Issuer) Issue(holderKey, verificationID string) (string, time.Time, err
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	// JWT times are whole seconds; truncating here makes the returned
-	// expiry equal to the one inside the token.
-	iat := i.now().UTC().Truncate(time.Second)
 	exp := iat.Add(i.ttl)
+	if limit := auth.Add(i.maxAge); exp.After(limit) {
+		exp = limit
+	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, tokenClaims{
 		VerificationID: verificationID,
+		AuthTime:       jwt.NewNumericDate(auth),
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    IssuerName,
 			Subject:   holderKey,
@@ -169,8 +248,11 @@ func (i *Issuer) Issue(holderKey, verificationID string) (string, time.Time, err
 			ID:        jti,
 		},
 	})
-	tok.Header["kid"] = i.active
-	s, err := tok.SignedString(i.keys[i.active])
+	i.mu.RLock()
+	active, key := i.active, i.keys[i.active]
+	i.mu.RUnlock()
+	tok.Header["kid"] = active
+	s, err := tok.SignedString(key)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("session: sign: %w", err)
 	}
@@ -198,12 +280,21 @@ func (i *Issuer) Verify(token string) (Claims, error) {
 		tc.VerificationID == "" || len(tc.Subject) > maxFieldLen || len(tc.VerificationID) > maxFieldLen {
 		return Claims{}, unauthenticated(errClaims)
 	}
+	// Tokens minted before auth_time existed count from their issue time.
+	auth := tc.IssuedAt.Time
+	if tc.AuthTime != nil {
+		auth = tc.AuthTime.Time
+	}
+	if auth.After(tc.IssuedAt.Time) {
+		return Claims{}, unauthenticated(errClaims)
+	}
 	return Claims{
 		HolderKey:      tc.Subject,
 		VerificationID: tc.VerificationID,
 		TokenID:        tc.ID,
 		IssuedAt:       tc.IssuedAt.UTC(),
 		ExpiresAt:      tc.ExpiresAt.UTC(),
+		AuthTime:       auth.UTC(),
 	}, nil
 }
 
@@ -214,7 +305,19 @@ func (i *Issuer) keyFor(t *jwt.Token) (any, error) {
 		return nil, errSignature
 	}
 	kid, _ := t.Header["kid"].(string)
+	i.mu.RLock()
 	k, ok := i.keys[kid]
+	i.mu.RUnlock()
+	if !ok && kid != "" && i.refresh != nil {
+		if keys, active, fresh := i.refresh(); fresh {
+			if ring, err := checkRing(keys, active); err == nil {
+				i.mu.Lock()
+				i.keys, i.active = ring, active
+				k, ok = ring[kid]
+				i.mu.Unlock()
+			}
+		}
+	}
 	if !ok {
 		return nil, errUnknownKey
 	}

@@ -65,12 +65,28 @@ func run(ctx context.Context, args []string) error {
 	chartPath := fs.String("chart", "BENCHMARKS.png", "the spike run's chart (PNG)")
 	peakDur := fs.Duration("peak", 20*time.Second, "how long the spike's peak lasts")
 	faultHolders := fs.Int("fault-holders", 1500, "holders in the run under faults (7 commands each); 0 skips it")
+	smsOpts := bench.DefaultSMSSpike()
+	fs.Float64Var(&smsOpts.Rate, "sms-rate", smsOpts.Rate, "the SMS spike's provider rate (SMS/s); starts come at five times it")
+	fs.DurationVar(&smsOpts.Duration, "sms-spike", smsOpts.Duration, "how long the SMS spike's starts last; 0 skips it")
+	smsOnly := fs.Bool("sms-only", false, "run the SMS spike alone and write its section to -out")
+	coldRuns := fs.Int("coldstarts", 20, "cold starts of each built bootstrap (size and init time); 0 skips them")
+	coldOnly := fs.Bool("coldstart-only", false, "measure the cold starts alone and write their section to -out")
+	coldNames := fs.String("coldstart-functions", "", "comma-separated function folders to cold-start (default: all)")
 	fs.IntVar(&bench.EmulatorNice, "emulator-nice", bench.EmulatorNice, "niceness of the emulator processes (they are other machines in AWS); 0 for none")
 	fs.IntVar(&bench.WorkerBatches, "worker-batches", bench.WorkerBatches, "cap on each queue function's concurrent batches (template.yaml allows the worker 10; DynamoDB Local serialises writes); 0 for the template's")
 	fs.BoolVar(&bench.WorkerProcess, "worker-process", bench.WorkerProcess, "run the queue functions in a process of their own (as AWS runs them on instances of their own) instead of beside the API")
 	fs.IntVar(&bench.WorkerNice, "worker-nice", bench.WorkerNice, "niceness of the worker process; 0 for none")
+	logPath := fs.String("log", "", "write the functions' and the runner's log lines to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *logPath != "" {
+		f, err := os.Create(*logPath)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		bench.FunctionLog = f
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -88,6 +104,51 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	started := time.Now()
+	var only []string
+	if *coldNames != "" {
+		only = strings.Split(*coldNames, ",")
+	}
+	var colds []bench.ColdStart
+	if *coldRuns > 0 {
+		// First, on a machine the rest of the bench has not loaded yet.
+		fmt.Fprintf(os.Stderr, "cold starts: building the bootstraps, %d starts each…\n", *coldRuns)
+		if colds, err = bench.MeasureColdStarts(ctx, *template, kind, only, *coldRuns); err != nil {
+			return err
+		}
+	}
+	if *coldOnly {
+		if len(colds) == 0 {
+			return fmt.Errorf("-coldstart-only needs -coldstarts above 0")
+		}
+		var b bytes.Buffer
+		fmt.Fprintf(&b, "# Cold starts\n\nWritten by `go run ./infra/cmd/pccc-bench %s` on %s (%s, stack `%s`).\n\n", strings.Join(args, " "),
+			time.Now().UTC().Format("2006-01-02 15:04 MST"), bench.Machine(), kind)
+		bench.WriteColdStarts(&b, colds)
+		if err := os.WriteFile(*out, b.Bytes(), 0o644); err != nil {
+			return err
+		}
+		os.Stdout.Write(b.Bytes())
+		return nil
+	}
+	if *smsOnly {
+		if smsOpts.Duration <= 0 {
+			return fmt.Errorf("-sms-only needs -sms-spike above 0")
+		}
+		fmt.Fprintf(os.Stderr, "SMS spike alone on %s: provider %.0f/s, starts %.0f/s for %v…\n", kind, smsOpts.Rate, smsOpts.Rate*smsOpts.Factor, smsOpts.Duration)
+		r, err := bench.SMSSpike(ctx, *template, kind, smsOpts)
+		if err != nil {
+			return err
+		}
+		var b bytes.Buffer
+		fmt.Fprintf(&b, "# SMS spike\n\nWritten by `go run ./infra/cmd/pccc-bench %s` on %s (%s, stack `%s`, %.0f s).\n\n", strings.Join(args, " "),
+			time.Now().UTC().Format("2006-01-02 15:04 MST"), bench.Machine(), kind, time.Since(started).Seconds())
+		bench.WriteSMSSpike(&b, r)
+		if err := os.WriteFile(*out, b.Bytes(), 0o644); err != nil {
+			return err
+		}
+		os.Stdout.Write(b.Bytes())
+		return nil
+	}
 	env := func(rate int) map[string]string {
 		return map[string]string{
 			// Reissues are the surge; the yearly quota would stop a bench
@@ -148,6 +209,17 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	var smsRes *bench.SMSSpikeResult
+	if smsOpts.Duration > 0 {
+		// A system of its own: the SMS spike's people and provider.
+		s.Close()
+		fmt.Fprintf(os.Stderr, "SMS spike: provider %.0f/s, starts %.0f/s for %v…\n", smsOpts.Rate, smsOpts.Rate*smsOpts.Factor, smsOpts.Duration)
+		r, err := bench.SMSSpike(ctx, *template, kind, smsOpts)
+		if err != nil {
+			return err
+		}
+		smsRes = &r
+	}
 	var faultRes *bench.FaultResult
 	if *faultHolders > 0 {
 		// A fresh system: the faults must not touch the measurements above.
@@ -181,6 +253,14 @@ func run(ctx context.Context, args []string) error {
 	bench.WriteSpike(&b, overload)
 	fmt.Fprintf(&b, "\n## Capacity per command, and the surge day in AWS\n\n")
 	bench.WritePlan(&b, plan)
+	if smsRes != nil {
+		fmt.Fprintf(&b, "\n## SMS spike\n\n")
+		bench.WriteSMSSpike(&b, *smsRes)
+	}
+	if len(colds) > 0 {
+		fmt.Fprintf(&b, "\n## Cold starts of the built bootstraps\n\n")
+		bench.WriteColdStarts(&b, colds)
+	}
 	if faultRes != nil {
 		fmt.Fprintf(&b, "\n## Under faults\n\nA fresh system whose functions reach DynamoDB and SQS through fault proxies (`infra/faults`), then the consistency checker (`infra/consistency`) over the whole table.\n\n")
 		bench.WriteFaults(&b, *faultRes)

@@ -86,6 +86,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 func printBanner(w io.Writer, r *localrun.Runner, s *localstack.Stack) {
 	url := r.URL()
 	fmt.Fprintf(w, "pccc is running at %s (stack: %s)\n\n", url, s.Kind)
+	fmt.Fprintf(w, "  web page       %s/\n  API reference  %s/docs/api\n  SMS outbox     %s/_local/sms?phone=01000000001\n\n", url, url, url)
 	fmt.Fprintf(w, "  DynamoDB  %s\n  SQS       %s\n  S3        %s\n\n", s.DynamoDBEndpoint, s.SQSEndpoint, s.S3Endpoint)
 	fmt.Fprintf(w, "  routes:")
 	for _, rt := range r.Template().Routes() {

@@ -62,7 +62,7 @@ func TestRunServesAndStops(t *testing.T) {
 		}
 	}
 	banner := stdout.String()
-	for _, want := range []string{"stack: embedded", "DynamoDB  http://127.0.0.1:", "POST /v1/verifications", "Korean", "foreigner", "curl -s -X POST " + url + "/v1/verifications"} {
+	for _, want := range []string{"stack: embedded", "DynamoDB  http://127.0.0.1:", "POST /v1/verifications", "Korean", "foreigner", "curl -s -X POST " + url + "/v1/verifications", "API reference  " + url + "/docs/api"} {
 		if !strings.Contains(banner, want) {
 			t.Errorf("banner lacks %q:\n%s", want, banner)
 		}

@@ -1,0 +1,15 @@
+package dynamo
+
+import "github.com/pccc/pccc/shared/holder"
+
+// The code store keeps the domain's own types (shared/holder), so the
+// commands' ports (shared/lifecycle) speak those, not this package's
+// records; these names keep the store's code and tests short.
+type (
+	// Holder is a holder as stored: holder.Stored.
+	Holder = holder.Stored
+	// Change is one applied state change: holder.Change.
+	Change = holder.Change
+	// DueEntry is one holder of the expiry index: holder.Due.
+	DueEntry = holder.Due
+)
