@@ -49,6 +49,10 @@ var binCases = map[string][]string{
 	"declarationholder": {},
 	"statsexport":       {"STATS_BUCKET"},
 	"authoritystats":    {},
+	// The campaigns' three: the API, the list reader, the workers.
+	"authoritycampaigns": {"CAMPAIGN_BUCKET", "CAMPAIGN_CONTROL_QUEUE_URL"},
+	"campaignreader":     {"CAMPAIGN_BUCKET", "CAMPAIGN_CONTROL_QUEUE_URL", "CAMPAIGN_QUEUE_URL"},
+	"campaignworker":     {"CAMPAIGN_QUEUE_URL", "CAMPAIGN_MAX_RECEIVES", "COMMAND_QUEUE_URL", "BULK_NOTICE_QUEUE_URL"},
 }
 
 // fleet is one bootstrap process per function of the template, each under
@@ -311,6 +315,23 @@ func binJourney(t *testing.T, s *system) {
 	r := s.send(t, http.MethodGet, "/v1/authority/stats?from="+day+"&to="+day, map[string]string{"Authorization": "ApiKey " + auth}, "")
 	if r.status != http.StatusOK {
 		t.Fatalf("authority stats: %d %s", r.status, r.raw)
+	}
+	// authoritycampaigns, campaignreader (control queue), campaignworker
+	// (campaign queue) and the bulk notice it queues: a notice campaign
+	// to the holder's code, confirmed, to its end.
+	now := s.call(t, http.MethodGet, "/v1/codes/me", tok, "", "")
+	current, _ := now.body["code"].(string)
+	rep := s.authority(t, auth, http.MethodPost, "/v1/authority/campaigns", campaignBody("notify", false, []string{current}))
+	if rep.status != http.StatusCreated {
+		t.Fatalf("create a campaign: %d %s", rep.status, rep.raw)
+	}
+	id, _ := rep.body["campaignId"].(string)
+	s.campaignIn(t, auth, id, 30*time.Second, "awaiting_confirmation")
+	if r := s.authority(t, auth, http.MethodPost, "/v1/authority/campaigns/"+id+"/confirm", ""); r.status != http.StatusOK {
+		t.Fatalf("confirm the campaign: %d %s", r.status, r.raw)
+	}
+	if tot := totalsOf(s.campaignIn(t, auth, id, 30*time.Second, "complete", "failed")); tot["done"] != 1 {
+		t.Fatalf("the campaign's totals: %v", tot)
 	}
 }
 
