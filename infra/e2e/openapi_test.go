@@ -67,6 +67,8 @@ func TestOpenAPIDocumentServed(t *testing.T) {
 		key, _ := newKey(t, s, "OpenAPI e2e broker", 100)
 		// By security scheme: the Authorization value each one takes.
 		credentials := map[string]string{"sessionToken": "Bearer " + token, "apiKey": "ApiKey " + key}
+		// The authority's routes take an API key of the authority's role.
+		authority := map[string]string{"apiKey": "ApiKey " + s.makeKey(t, "OpenAPI e2e authority", "authority")}
 		// The issue first, and carried out, so the other commands meet a
 		// live code; the cancel last, so they do not meet a cancelled one.
 		sort.SliceStable(ops, func(i, j int) bool { return rank(ops[i].key) < rank(ops[j].key) })
@@ -75,13 +77,23 @@ func TestOpenAPIDocumentServed(t *testing.T) {
 			if op.idempotent {
 				key = "openapi-e2e-" + strconv.Itoa(i)
 			}
-			headers := op.headers(t, credentials, key, op.example)
+			creds, forAuthority := credentials, strings.HasPrefix(op.target, "/v1/authority/")
+			if forAuthority {
+				creds = authority
+			}
+			headers := op.headers(t, creds, key, op.example)
 			first := s.send(t, op.method, op.target, headers, op.example)
 			op.check(t, first)
-			if len(op.security) > 0 && first.status == http.StatusUnauthorized {
+			if len(op.security) > 0 && (first.status == http.StatusUnauthorized || first.errCode == "FORBIDDEN") {
 				t.Errorf("%s: with the %v credentials it declares, answered %d: %s", op.key, op.security, first.status, first.raw)
 			}
-			if slices.Contains(op.security, "apiKey") && op.method == http.MethodPost && first.status != http.StatusOK {
+			if forAuthority {
+				// A campaign is created (201) from the example; the other
+				// routes name a placeholder campaign (404).
+				if want := map[bool]int{true: http.StatusCreated, false: http.StatusNotFound}[op.key == "POST /v1/authority/campaigns"]; op.method == http.MethodPost && first.status != want {
+					t.Errorf("%s: with an authority key and the example, answered %d, want %d: %s", op.key, first.status, want, first.raw)
+				}
+			} else if slices.Contains(op.security, "apiKey") && op.method == http.MethodPost && first.status != http.StatusOK {
 				// The example is well formed and the key fresh: the check is
 				// answered (a filing's example names no live code: the
 				// check's mismatch). A read of a placeholder id is 404.
@@ -140,9 +152,10 @@ func (op documentedOperation) headers(t *testing.T, credentials map[string]strin
 }
 
 // documentedOperations lists the document's operations in path order, with
-// placeholders for path parameters (no such verification or request).
+// placeholders for path parameters (no such verification, request or
+// campaign).
 func documentedOperations(doc map[string]any) []documentedOperation {
-	placeholders := strings.NewReplacer("{id}", "NoSuchVerification0000", "{requestId}", "NoSuchRequest000000000")
+	placeholders := strings.NewReplacer("{id}", "NoSuchVerification0000", "{requestId}", "NoSuchRequest000000000", "{campaignId}", "NoSuchCampaign00000000")
 	paths, _ := doc["paths"].(map[string]any)
 	var out []documentedOperation
 	for p, v := range paths {

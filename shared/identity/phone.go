@@ -219,6 +219,22 @@ func (p *PhoneStep) Send(ctx context.Context, in SendInput) (SendResult, error) 
 	if len(fields) > 0 {
 		return SendResult{}, apperr.InvalidFields(fields)
 	}
+	// Before anything is read, counted against the person or sent: could
+	// the code still reach the phone in time? Asked first, so a surge past
+	// the send rate is refused for the price of the gate alone, before the
+	// store is read at all.
+	if p.Admission != nil {
+		if _, err := p.Admission.Admit(ctx); err != nil {
+			return SendResult{}, err
+		}
+		// What the step took from here, whatever its outcome (a store
+		// slow enough to time every call out is the case to shed for),
+		// feeds the gate's latency bound when it has one.
+		if o, ok := p.Admission.(LatencyObserver); ok {
+			started := time.Now()
+			defer func() { o.Observe(time.Since(started)) }()
+		}
+	}
 	v, err := p.load(ctx, in.VerificationID)
 	if err != nil {
 		return SendResult{}, err
@@ -241,20 +257,6 @@ func (p *PhoneStep) Send(ctx context.Context, in SendInput) (SendResult, error) 
 	}
 	if v.PhoneFailures >= p.Policy.MaxPhoneFailures {
 		return SendResult{}, phoneTriesSpent(v, now)
-	}
-	// Before anything is counted against the person or sent: could the
-	// code still reach the phone in time?
-	if p.Admission != nil {
-		if _, err := p.Admission.Admit(ctx); err != nil {
-			return SendResult{}, err
-		}
-		// What the step took from here, whatever its outcome (a store
-		// slow enough to time every call out is the case to shed for),
-		// feeds the gate's latency bound when it has one.
-		if o, ok := p.Admission.(LatencyObserver); ok {
-			started := time.Now()
-			defer func() { o.Observe(time.Since(started)) }()
-		}
 	}
 	plain, err := p.Sealer.Open(IdentityAAD(v.ID), v.Identity)
 	if err != nil {
