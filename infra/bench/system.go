@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +27,7 @@ import (
 	"github.com/pccc/pccc/infra/sim"
 	"github.com/pccc/pccc/shared/admission"
 	"github.com/pccc/pccc/shared/awsclient"
+	"github.com/pccc/pccc/shared/campaignapi"
 	"github.com/pccc/pccc/shared/keyring"
 	"github.com/pccc/pccc/shared/platform"
 	"github.com/pccc/pccc/shared/session"
@@ -50,11 +53,13 @@ type System struct {
 	// Faults are the proxies in front of the functions' DynamoDB and SQS,
 	// when the system was started with Faults.
 	DynamoDBFaults, SQSFaults *faults.Proxy
-	// Kills counts worker invocations killed after their write.
-	Kills     *atomic.Int64
-	closers   []func() error
-	closeOnce sync.Once
-	runOpts   localrun.Options // how the runner was built, for Redeploy
+	// Kills counts worker invocations killed after their write;
+	// Redelivered the campaign items delivered twice (Faults).
+	Kills       *atomic.Int64
+	Redelivered *atomic.Int64
+	closers     []func() error
+	closeOnce   sync.Once
+	runOpts     localrun.Options // how the runner was built, for Redeploy
 	// workers is the worker process, when the queue functions run in one
 	// (WorkerProcess; never under faults).
 	workers *workerProcess
@@ -66,6 +71,12 @@ type System struct {
 type Faults struct {
 	Rates     faults.Rates
 	KillEvery int64
+	// ReaderKills are the campaign reader's chunk sends (counted from 1,
+	// over the run) after which it is killed, before it saves its place;
+	// ReaderChunk the lines of its chunks (0: campaignapi.ChunkLines). The
+	// campaign workers are killed like the command worker (KillEvery).
+	ReaderKills []int64
+	ReaderChunk int64
 }
 
 // gate blocks callers while closed.
@@ -118,9 +129,9 @@ func (s *System) ResumeWorkers() error {
 
 // workerRegistry is the functions with the worker held by pause and, with
 // f, killed after every f.KillEvery-th batch's write (counted in kills).
-func workerRegistry(pause *gate, f *Faults, kills *atomic.Int64) map[string]platform.Builder {
+func workerRegistry(pause *gate, f *Faults, kills, redelivered *atomic.Int64) map[string]platform.Builder {
 	var batches atomic.Int64
-	return functions.WithWorker(func(real functions.Worker) functions.Worker {
+	reg := functions.WithWorker(func(real functions.Worker) functions.Worker {
 		return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 			pause.wait()
 			resp, err := real(ctx, ev)
@@ -131,6 +142,83 @@ func workerRegistry(pause *gate, f *Faults, kills *atomic.Int64) map[string]plat
 			return resp, err
 		}
 	})
+	if f != nil {
+		addCampaignKills(reg, f, kills, redelivered)
+	}
+	return reg
+}
+
+// addCampaignKills wraps the campaign reader and workers of reg to be
+// killed as f says (counted in kills), and delivers f.Rates.Duplicate of
+// the campaign items twice, the copy to a second worker at the same time,
+// as SQS may (counted in redelivered).
+func addCampaignKills(reg map[string]platform.Builder, f *Faults, kills, redelivered *atomic.Int64) {
+	sends := &atomic.Int64{}
+	reg["campaignreader"] = func(ctx context.Context, d platform.Deps) (any, error) {
+		r, err := campaignapi.NewReader(d)
+		if err != nil {
+			return nil, err
+		}
+		r.Items = &killingSender{Sender: r.Items, sends: sends, at: f.ReaderKills, kills: kills}
+		r.Chunk = f.ReaderChunk
+		return r.Handle, nil
+	}
+	var batches atomic.Int64
+	build := reg["campaignworker"]
+	reg["campaignworker"] = func(ctx context.Context, d platform.Deps) (any, error) {
+		h, err := build(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		real, ok := h.(func(context.Context, events.SQSEvent) (events.SQSEventResponse, error))
+		if !ok {
+			return nil, fmt.Errorf("campaignworker: handler is %T", h)
+		}
+		return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+			var twice events.SQSEvent
+			for _, m := range ev.Records {
+				if rand.Float64() < f.Rates.Duplicate {
+					twice.Records = append(twice.Records, m)
+				}
+			}
+			var copies sync.WaitGroup
+			if len(twice.Records) > 0 {
+				redelivered.Add(int64(len(twice.Records)))
+				copies.Add(1)
+				go func() {
+					defer copies.Done()
+					_, _ = real(ctx, twice)
+				}()
+			}
+			resp, err := real(ctx, ev)
+			copies.Wait()
+			if f.KillEvery > 0 && batches.Add(1)%f.KillEvery == 0 {
+				kills.Add(1)
+				panic("campaign worker killed after its writes, before the delete")
+			}
+			return resp, err
+		}, nil
+	}
+}
+
+// killingSender is the reader's item queue, killing the reader after the
+// chunk sends named in at: the chunk is queued, its place not saved, so
+// the redelivered reader queues it again.
+type killingSender struct {
+	campaignapi.Sender
+	sends, kills *atomic.Int64
+	at           []int64
+}
+
+func (k *killingSender) Send(ctx context.Context, bodies []string, delay time.Duration) error {
+	if err := k.Sender.Send(ctx, bodies, delay); err != nil {
+		return err
+	}
+	if slices.Contains(k.at, k.sends.Add(1)) {
+		k.kills.Add(1)
+		panic("campaign reader killed after a chunk's send, before its place was saved")
+	}
+	return nil
 }
 
 // sessionKey lets the bench mint holders' session tokens: the runs are
@@ -177,7 +265,7 @@ func startSystem(ctx context.Context, templatePath string, kind localstack.Kind,
 	}
 	all := withBase(env)
 	kills := &atomic.Int64{}
-	sys := &System{Stack: stack, pause: newGate(), Kills: kills}
+	sys := &System{Stack: stack, pause: newGate(), Kills: kills, Redelivered: &atomic.Int64{}}
 	var fnClients *awsclient.Clients
 	if f != nil {
 		sys.DynamoDBFaults = faults.New(stack.DynamoDBEndpoint, f.Rates, 1)
@@ -199,7 +287,7 @@ func startSystem(ctx context.Context, templatePath string, kind localstack.Kind,
 		}
 	}
 	sys.runOpts = localrun.Options{
-		TemplatePath: templatePath, Addr: "127.0.0.1:0", Stack: stack, Registry: workerRegistry(sys.pause, f, kills), FunctionClients: fnClients,
+		TemplatePath: templatePath, Addr: "127.0.0.1:0", Stack: stack, Registry: workerRegistry(sys.pause, f, kills, sys.Redelivered), FunctionClients: fnClients,
 		MaxPollers: WorkerBatches, Residents: residents, FunctionLog: FunctionLog, Log: FunctionLog, KeyRings: benchRings,
 		// The workers poll from a process of their own (workerproc.go).
 		NoPollers: f == nil && WorkerProcess,

@@ -96,7 +96,7 @@ func serveWorkers(raw string, in io.Reader, out io.Writer) error {
 	pause := newGate()
 	run, err := localrun.New(ctx, localrun.Options{
 		TemplatePath: spec.Template, Addr: "127.0.0.1:0", Stack: spec.Stack,
-		Registry: workerRegistry(pause, nil, nil), MaxPollers: spec.MaxPollers,
+		Registry: workerRegistry(pause, nil, nil, nil), MaxPollers: spec.MaxPollers,
 		// The API's process fires the schedules.
 		NoSchedules: true,
 		Getenv:      func(k string) string { return spec.Env[k] },

@@ -8,7 +8,12 @@
 //     a code belongs to one holder (its item is keyed by the code);
 //   - the statistics counters equal the succeeded commands, kind by kind,
 //     and so do the exported figures (the daily files) when given;
-//   - every message in a dead-letter queue belongs to a failed request.
+//   - every message in a dead-letter queue belongs to a failed request;
+//   - every campaign's list adds up (listed = invalid + duplicate + valid),
+//     its work counters equal its item records, outcome by outcome, an
+//     ended one accounts for every valid code once, each code it changed
+//     is one succeeded request (one audit event), and the statistics'
+//     campaign figures equal the records.
 //
 // It scans, so it is for local runs and tests (make bench, CI), never for
 // production tables.
@@ -26,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/pccc/pccc/shared/campaign"
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/holder"
 	"github.com/pccc/pccc/shared/stats"
@@ -53,7 +59,9 @@ type Report struct {
 	Requests, Succeeded, Failed, Stuck, Lost int
 	Holders, LiveCodes, RetiredCodes         int
 	DeadLetters                              int
-	Counters, SucceededByKind                map[stats.Kind]int64
+	// Campaigns and the item records they hold.
+	Campaigns, CampaignItems  int
+	Counters, SucceededByKind map[stats.Kind]int64
 	// Exported adds up the exported days' figures (nil without Input.Exported).
 	Exported   map[stats.Kind]int64
 	Violations []string
@@ -90,6 +98,13 @@ func Check(ctx context.Context, db ScanAPI, table string, in Input) (Report, err
 	codes := map[string]codeItem{}
 	holders := map[string]holderItem{}
 	audits := map[string]int{}
+	camps := map[string]*campaignSeen{}
+	campOf := func(id string) *campaignSeen {
+		if camps[id] == nil {
+			camps[id] = &campaignSeen{work: map[string]int64{}, records: map[string]int64{}}
+		}
+		return camps[id]
+	}
 	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -107,6 +122,30 @@ func Check(ctx context.Context, db ScanAPI, table string, in Input) (Report, err
 				holders[pk[7:]] = holderItem{code: str(it, "code"), status: str(it, "status")}
 			case strings.HasPrefix(pk, "HOLDER#") && strings.HasPrefix(sk, "AUDIT#"):
 				audits[str(it, "requestId")]++
+			case strings.HasPrefix(pk, "CAMP#") && sk == "CAMP":
+				c := campOf(pk[5:])
+				c.stored = true
+				c.state, c.action = str(it, "state"), str(it, "action")
+				c.dry = isTrue(it, "dryRun")
+				c.listed, c.invalid, c.duplicate, c.valid = number(it, "listed"), number(it, "invalid"), number(it, "duplicate"), number(it, "valid")
+			case strings.HasPrefix(pk, "CAMP#") && strings.HasPrefix(sk, "TOTAL#"):
+				c := campOf(pk[5:])
+				for name, v := range it {
+					if n, ok := v.(*types.AttributeValueMemberN); ok && name != dynamo.AttrTTL {
+						x, _ := strconv.ParseInt(n.Value, 10, 64)
+						c.work[name] += x
+					}
+				}
+			case strings.HasPrefix(pk, "CAMP#") && strings.HasPrefix(sk, "ITEM#"):
+				c := campOf(pk[5:])
+				counter := str(it, "outcome")
+				if counter == campaign.OutcomeSkipped {
+					counter = "skipped_" + str(it, "reason")
+				}
+				c.records[counter]++
+				if counter == campaign.OutcomeDone {
+					c.done = append(c.done, sk[5:])
+				}
 			case strings.HasPrefix(pk, "STAT#"):
 				for _, k := range stats.Kinds() {
 					day := number(it, string(k))
@@ -230,6 +269,8 @@ func Check(ctx context.Context, db ScanAPI, table string, in Input) (Report, err
 		checkParts(&rep, "exported", rep.Exported)
 	}
 
+	checkCampaigns(&rep, camps, requests, audits)
+
 	// Dead letters.
 	for _, body := range in.DeadLetters {
 		rep.DeadLetters++
@@ -249,6 +290,88 @@ func Check(ctx context.Context, db ScanAPI, table string, in Input) (Report, err
 		}
 	}
 	return rep, nil
+}
+
+// campaignSeen is what the scan found of one campaign.
+type campaignSeen struct {
+	stored                            bool
+	state, action                     string
+	dry                               bool
+	listed, invalid, duplicate, valid int64
+	work                              map[string]int64 // the TOTAL# counters, summed
+	records                           map[string]int64 // item records by the counter they add to
+	done                              []string         // the codes recorded done
+}
+
+// checkCampaigns checks every campaign's figures against its records, the
+// changes it made against the requests, and the statistics' campaign
+// figures against all the records.
+func checkCampaigns(rep *Report, camps map[string]*campaignSeen, requests map[string]request, audits map[string]int) {
+	var done, skipped, failed int64
+	ids := make([]string, 0, len(camps))
+	for id := range camps {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		c := camps[id]
+		rep.Campaigns++
+		if !c.stored {
+			rep.violate("campaign %s has counters or item records but no campaign item", id)
+			continue
+		}
+		if c.listed != c.invalid+c.duplicate+c.valid {
+			rep.violate("campaign %s lists %d lines: %d invalid + %d duplicate + %d valid", id, c.listed, c.invalid, c.duplicate, c.valid)
+		}
+		var records int64
+		names := map[string]bool{}
+		for k := range c.work {
+			names[k] = true
+		}
+		for k, n := range c.records {
+			names[k] = true
+			records += n
+			switch {
+			case k == campaign.OutcomeDone:
+				done += n
+			case k == campaign.OutcomeFailed:
+				failed += n
+			default:
+				skipped += n
+			}
+		}
+		rep.CampaignItems += int(records)
+		for k := range names {
+			if c.work[k] != c.records[k] {
+				rep.violate("campaign %s: counter %s is %d, item records %d", id, k, c.work[k], c.records[k])
+			}
+		}
+		if campaign.State(c.state) == campaign.Complete && !c.dry && records != c.valid {
+			rep.violate("campaign %s is complete with %d item records for %d valid codes", id, records, c.valid)
+		}
+		if records > c.valid {
+			rep.violate("campaign %s has %d item records for %d valid codes", id, records, c.valid)
+		}
+		if a := campaign.Action(c.action); a == campaign.Notify || c.dry {
+			continue
+		}
+		for _, code := range c.done {
+			rid := campaign.RequestID(id, code)
+			if r, ok := requests[rid]; !ok || r.status != dynamo.RequestSucceeded || audits[rid] != 1 {
+				rep.violate("campaign %s: code %s recorded done, but its change %s is %q with %d audit events", id, code, rid, r.status, audits[rid])
+			}
+		}
+	}
+	for k, n := range map[stats.Kind]int64{stats.CampaignItemsDone: done, stats.CampaignItemsSkipped: skipped, stats.CampaignItemsFailed: failed} {
+		if rep.Counters[k] != n {
+			rep.violate("counter %s is %d, campaign item records %d", k, rep.Counters[k], n)
+		}
+	}
+}
+
+func isTrue(it map[string]types.AttributeValue, name string) bool {
+	b, ok := it[name].(*types.AttributeValueMemberBOOL)
+	return ok && b.Value
 }
 
 // checkParts reports a kind whose parts (stats.Parts) do not add up to it.

@@ -3,6 +3,7 @@ package consistency
 import (
 	"context"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/truora/minidyn/server"
 
 	"github.com/pccc/pccc/shared/awsclient"
+	"github.com/pccc/pccc/shared/campaign"
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/stats"
 )
@@ -121,5 +123,88 @@ func TestCheck(t *testing.T) {
 	}
 	if rep.Stuck != 1 || rep.Lost != 1 {
 		t.Errorf("stuck %d lost %d", rep.Stuck, rep.Lost)
+	}
+}
+
+// A campaign the real stores recorded is consistent; a counter with no
+// record behind it, a code recorded done without its change, and a
+// complete campaign short of a valid code are each found.
+func TestCheckCampaigns(t *testing.T) {
+	ctx := context.Background()
+	d := db(t)
+	st := dynamo.NewStats(d, table)
+	codes := dynamo.NewCodeStore(d, table, st)
+	camps := dynamo.NewCampaignStore(d, table)
+	at := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
+	n := func(v int64) types.AttributeValue {
+		return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+	}
+	h := dynamo.Holder{Key: "h1", Code: "P100000000005", Status: "active", IssuedAt: at, ExpiresAt: at.AddDate(1, 0, 0)}
+	if err := codes.Apply(ctx, dynamo.Change{RequestID: "r1", Actor: "holder", Kind: stats.Issued, Command: "issue", At: at, New: h, NewCode: h.Code}); err != nil {
+		t.Fatal(err)
+	}
+	h.Version = 1
+	if err := camps.Create(ctx, dynamo.Campaign{ID: "c1", Action: "suspend", Reason: "misuse_suspected", RatePerSecond: 10, State: "active", CreatedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	if err := camps.Transition(ctx, "c1", []string{"active"}, "complete", map[string]types.AttributeValue{
+		"listed": n(4), "invalid": n(1), "duplicate": n(1), "valid": n(2),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The holder's code suspended by the campaign, an unknown code skipped.
+	rid := campaign.RequestID("c1", h.Code)
+	next := h
+	next.Status, next.SuspendedBy = "suspended", "authority"
+	done := dynamo.ItemRecord{Campaign: "c1", Code: h.Code, Counter: dynamo.CampaignDone, Outcome: campaign.OutcomeDone, At: at}
+	if err := codes.ApplyWith(ctx, dynamo.Change{RequestID: rid, Actor: "authority", Kind: stats.Suspended, Command: "suspend",
+		Counts: []stats.Kind{stats.Suspended, stats.SuspendedByAuthority, stats.CampaignItemsDone}, At: at, Old: h, New: next}, camps.ChangeItems(done)); err != nil {
+		t.Fatal(err)
+	}
+	if err := camps.Record(ctx, dynamo.ItemRecord{Campaign: "c1", Code: "P100000000013", Counter: dynamo.CampaignSkipUnknown,
+		Outcome: campaign.OutcomeSkipped, Reason: campaign.SkipUnknown, At: at, Counts: []stats.Kind{stats.CampaignItemsSkipped}}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Check(ctx, d, table, Input{Answered: []string{"r1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || rep.Campaigns != 1 || rep.CampaignItems != 2 || rep.Counters[stats.CampaignItemsDone] != 1 {
+		t.Fatalf("a consistent campaign: %+v", rep)
+	}
+
+	put := func(item map[string]types.AttributeValue) {
+		t.Helper()
+		if _, err := d.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	// A second campaign: complete, 3 valid codes, one done without its
+	// change, and a done counter of 2.
+	if err := camps.Create(ctx, dynamo.Campaign{ID: "c2", Action: "reissue", Reason: "leak_concern", RatePerSecond: 10, State: "complete", CreatedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	if err := camps.Transition(ctx, "c2", []string{"complete"}, "complete", map[string]types.AttributeValue{
+		"listed": n(3), "invalid": n(0), "duplicate": n(0), "valid": n(3),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	put(map[string]types.AttributeValue{"PK": s("CAMP#c2"), "SK": s("ITEM#P100000000021"), "outcome": s("done")})
+	put(map[string]types.AttributeValue{"PK": s("CAMP#c2"), "SK": s("TOTAL#00"), "done": n(2)})
+	rep, err = Check(ctx, d, table, Input{Answered: []string{"r1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(rep.Violations, "\n")
+	for _, want := range []string{
+		"campaign c2: counter done is 2, item records 1",
+		"campaign c2 is complete with 1 item records for 3 valid codes",
+		"campaign c2: code P100000000021 recorded done, but its change",
+		"counter campaign_items_done is 1, campaign item records 2",
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("not found: %q\nin:\n%s", want, all)
+		}
 	}
 }

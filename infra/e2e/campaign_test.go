@@ -14,13 +14,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/pccc/pccc/infra/authority"
+	"github.com/pccc/pccc/infra/bench"
 	"github.com/pccc/pccc/infra/keyadmin"
 	"github.com/pccc/pccc/infra/localstack"
-	"github.com/pccc/pccc/shared/codes"
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/stats"
 )
@@ -128,49 +127,15 @@ func reportRows(t *testing.T, csv string) [][]string {
 }
 
 // seqCode is the n-th code of a test's own range, check digit right.
-func seqCode(prefix, n int) string {
-	d := fmt.Sprintf("%03d%08d", prefix, n)
-	return "P" + d + string(codes.CheckDigit(d))
-}
+func seqCode(prefix, n int) string { return bench.SeededCode(prefix, n) }
 
 // seedHolders writes holders with live codes, and for each a retired
-// code of before, straight into the table (BatchWriteItem): holders made
-// without the identity flow, with no phone, so a 10,000-line campaign
-// needs no thousands of verifications.
+// code of before, straight into the table (bench.SeedHolders).
 func (s *system) seedHolders(t *testing.T, prefix, n int) (live, retired []string, holders []string) {
 	t.Helper()
-	c := clients(t, s)
-	now := time.Now().UTC()
-	sv := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-	nv := func(v int) types.AttributeValue { return &types.AttributeValueMemberN{Value: strconv.Itoa(v)} }
-	var reqs []types.WriteRequest
-	for i := range n {
-		hk := fmt.Sprintf("seed%03d-%06d", prefix, i)
-		code, old := seqCode(prefix, 2*i), seqCode(prefix, 2*i+1)
-		live, retired, holders = append(live, code), append(retired, old), append(holders, hk)
-		reqs = append(reqs,
-			types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
-				"PK": sv("HOLDER#" + hk), "SK": sv("HOLDER"), "code": sv(code), "status": sv("active"), "suspendedBy": sv(""),
-				"issuedAt": sv(now.Format(time.RFC3339Nano)), "expiresAt": sv(now.AddDate(1, 0, 0).Format(time.RFC3339Nano)),
-				"reissueYear": nv(now.Year()), "reissuesInYear": nv(1), "version": nv(1),
-			}}},
-			types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
-				"PK": sv("CODE#" + code), "SK": sv("CODE"), "holderKey": sv(hk), "status": sv(dynamo.CodeLive), "createdAt": sv(now.Format(time.RFC3339Nano)),
-			}}},
-			types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
-				"PK": sv("CODE#" + old), "SK": sv("CODE"), "holderKey": sv(hk), "status": sv(dynamo.CodeRetired), "createdAt": sv(now.Format(time.RFC3339Nano)),
-			}}},
-		)
-	}
-	for start := 0; start < len(reqs); start += 25 {
-		batch := reqs[start:min(start+25, len(reqs))]
-		for len(batch) > 0 {
-			out, err := c.DynamoDB.BatchWriteItem(context.Background(), &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{localTable: batch}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			batch = out.UnprocessedItems[localTable]
-		}
+	live, retired, holders, err := bench.SeedHolders(context.Background(), clients(t, s).DynamoDB, localTable, prefix, n)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return live, retired, holders
 }

@@ -180,6 +180,16 @@ func BuildAPI(ctx context.Context, d platform.Deps) (any, error) {
 
 // BuildReader builds the list reader behind the control queue.
 func BuildReader(ctx context.Context, d platform.Deps) (any, error) {
+	r, err := NewReader(d)
+	if err != nil {
+		return nil, err
+	}
+	return r.Handle, nil
+}
+
+// NewReader is the reader BuildReader hands to the runtime, for a caller
+// that changes a part of it first (the fault runs kill it mid-list).
+func NewReader(d platform.Deps) (*Reader, error) {
 	s, err := readSettings(d, true)
 	if err != nil {
 		return nil, err
@@ -194,7 +204,7 @@ func BuildReader(ctx context.Context, d platform.Deps) (any, error) {
 		Site:    d.Config.PublicSiteURL, PartPrice: s.partPrice, FailureShare: s.share,
 		Now: nowOf(d), Log: d.Log,
 	}
-	return r.Handle, nil
+	return r, nil
 }
 
 // BuildWorker builds the campaign workers behind the campaign queue.

@@ -65,8 +65,11 @@ type Reader struct {
 	// is nearly up): the reader queues its own continuation. Default: 30
 	// seconds before ctx's deadline.
 	Stop func(ctx context.Context) bool
-	Now  func() time.Time
-	Log  *slog.Logger
+	// Chunk is how many lines go between two saves of the place (0:
+	// ChunkLines).
+	Chunk int64
+	Now   func() time.Time
+	Log   *slog.Logger
 }
 
 // Handle processes control messages.
@@ -222,7 +225,7 @@ func (r *Reader) Prepare(ctx context.Context, id string) error {
 // FanOut puts an active campaign's codes on the campaign queue from its
 // saved place on: the list is read from its start (the codes before the
 // place only fill the set of codes seen, so a repeat is dropped as the
-// preparation dropped it), a chunk of ChunkLines lines is sent with
+// preparation dropped it), a chunk of ChunkLines lines (Chunk) is sent with
 // SendMessageBatch, and the place is saved after each chunk. A reader
 // killed mid-chunk is redelivered and sends that chunk again, which the
 // workers' item records make harmless. A paused or ended campaign stops
@@ -240,6 +243,10 @@ func (r *Reader) FanOut(ctx context.Context, id string) error {
 	}
 	seen := map[uint64]struct{}{}
 	start, queued := c.Cursor, int64(0)
+	chunkLines := r.Chunk
+	if chunkLines <= 0 {
+		chunkLines = ChunkLines
+	}
 	var chunk []string
 	stopped := false
 	flush := func(next int64) error {
@@ -284,7 +291,7 @@ func (r *Reader) FanOut(ctx context.Context, id string) error {
 				}
 			}
 		}
-		if i >= c.Cursor && i+1-start >= ChunkLines {
+		if i >= c.Cursor && i+1-start >= chunkLines {
 			return flush(i + 1)
 		}
 		return nil

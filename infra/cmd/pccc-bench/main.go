@@ -65,6 +65,9 @@ func run(ctx context.Context, args []string) error {
 	chartPath := fs.String("chart", "BENCHMARKS.png", "the spike run's chart (PNG)")
 	peakDur := fs.Duration("peak", 20*time.Second, "how long the spike's peak lasts")
 	faultHolders := fs.Int("fault-holders", 1500, "holders in the run under faults (7 commands each); 0 skips it")
+	campaignCodes := fs.Int("campaign-codes", 20000, "codes of the reissue campaign run behind a second spike; 0 skips it")
+	campaignRate := fs.Int("campaign-rate", 100, "that campaign's rate cap (items a second; CAMPAIGN_MAX_RATE is set to it)")
+	campaignFaults := fs.Int("campaign-fault-holders", 2000, "holders of the campaign run under faults; 0 skips it")
 	smsOpts := bench.DefaultSMSSpike()
 	fs.Float64Var(&smsOpts.Rate, "sms-rate", smsOpts.Rate, "the SMS spike's provider rate (SMS/s); starts come at five times it")
 	fs.DurationVar(&smsOpts.Duration, "sms-spike", smsOpts.Duration, "how long the SMS spike's starts last; 0 skips it")
@@ -185,7 +188,13 @@ func run(ctx context.Context, args []string) error {
 	// warmed up before anything is recorded.
 	limit := max(1, int(math.Round(c.Accept.PerSecond)))
 	fmt.Fprintf(os.Stderr, "redeploying the functions with ADMIT_MAX_RATE=%d…\n", limit)
-	if err := s.Redeploy(ctx, env(limit)); err != nil {
+	deployed := env(limit)
+	// Campaigns yield to a public backlog past one second of the workers'
+	// measured drain (the operator's CampaignYieldBacklog, sized alike).
+	yield := max(10, int(math.Round(c.Drain.PerSecond)))
+	deployed["CAMPAIGN_YIELD_BACKLOG"] = strconv.Itoa(yield)
+	deployed["CAMPAIGN_MAX_RATE"] = strconv.Itoa(max(1, *campaignRate))
+	if err := s.Redeploy(ctx, deployed); err != nil {
 		return err
 	}
 	peak := c.Accept.PerSecond / 2
@@ -198,6 +207,15 @@ func run(ctx context.Context, args []string) error {
 	spike, err := bench.Spike(ctx, s, "Spike: baseline, 100x, decay", toks, profile, bench.People, c.Drain.PerSecond)
 	if err != nil {
 		return err
+	}
+	var campSpike *bench.CampaignSpikeResult
+	if *campaignCodes > 0 {
+		fmt.Fprintf(os.Stderr, "spike run with a %d-code campaign behind it (rate cap %d/s, yielding past a backlog of %d)…\n", *campaignCodes, *campaignRate, yield)
+		r, err := bench.CampaignSpike(ctx, s, toks, profile, *campaignCodes, *campaignRate, c.Drain.PerSecond)
+		if err != nil {
+			return err
+		}
+		campSpike = &r
 	}
 	over := loadgen.Profile{{Name: "overload", Duration: *peakDur, StartRate: 2 * c.Accept.PerSecond, EndRate: 2 * c.Accept.PerSecond}}
 	fmt.Fprintf(os.Stderr, "overload run: %.1f/s…\n", 2*c.Accept.PerSecond)
@@ -219,6 +237,18 @@ func run(ctx context.Context, args []string) error {
 			return err
 		}
 		smsRes = &r
+	}
+	var campFaultRes *bench.CampaignFaultResult
+	if *campaignFaults > 0 {
+		s.Close()
+		fmt.Fprintf(os.Stderr, "campaign under faults: %d holders…\n", *campaignFaults)
+		f := bench.DefaultFaults()
+		f.ReaderKills, f.ReaderChunk = []int64{2, 5}, 500
+		r, err := bench.CampaignFaultRun(ctx, *template, kind, *campaignFaults, f)
+		if err != nil {
+			return err
+		}
+		campFaultRes = &r
 	}
 	var faultRes *bench.FaultResult
 	if *faultHolders > 0 {
@@ -249,6 +279,10 @@ func run(ctx context.Context, args []string) error {
 	fmt.Fprintf(&b, "\nThe spike and overload runs use functions redeployed with the command rate bound (`ADMIT_MAX_RATE`, template.yaml's `CommandRateLimit`) set to the measured accept ceiling, **%d commands/s**, as an operator sizes it, on the same table, queues and emulators (a deploy in AWS does not restart DynamoDB either); they are warmed up for %v at the spike's peak rate before anything is recorded.\n", limit, *peakDur/2)
 	fmt.Fprintf(&b, "\n## Spike run\n\nPeak at half the measured accept ceiling; ![offered, accepted and processed rates and queue depth](%s)\n\n", *chartPath)
 	bench.WriteSpike(&b, spike)
+	if campSpike != nil {
+		fmt.Fprintf(&b, "\n## Spike run with an authority campaign behind it\n\n")
+		bench.WriteCampaignSpike(&b, spike, *campSpike)
+	}
 	fmt.Fprintf(&b, "\n## Overload run\n\nReissues alone, offered at twice the measured accept ceiling (which is a reissue-only figure, so goodput is held against a like measurement): the rate bound takes about the ceiling and refuses the rest at once with `503 OVERLOADED` and `Retry-After`.\n\n")
 	bench.WriteSpike(&b, overload)
 	fmt.Fprintf(&b, "\n## Capacity per command, and the surge day in AWS\n\n")
@@ -264,6 +298,10 @@ func run(ctx context.Context, args []string) error {
 	if faultRes != nil {
 		fmt.Fprintf(&b, "\n## Under faults\n\nA fresh system whose functions reach DynamoDB and SQS through fault proxies (`infra/faults`), then the consistency checker (`infra/consistency`) over the whole table.\n\n")
 		bench.WriteFaults(&b, *faultRes)
+	}
+	if campFaultRes != nil {
+		fmt.Fprintf(&b, "\n## A campaign under faults\n\n")
+		bench.WriteCampaignFaults(&b, *campFaultRes)
 	}
 	if err := os.WriteFile(*out, b.Bytes(), 0o644); err != nil {
 		return err
