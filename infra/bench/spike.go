@@ -44,6 +44,9 @@ type SpikeResult struct {
 	// NoRetryAfter counts 429 and 503 answers that came without a
 	// Retry-After header.
 	NoRetryAfter int64
+	// Replayed counts reissues answered as replays of an earlier answer
+	// (0: every one was a command of its own).
+	Replayed int64
 	// Refusals are the rate bound's refusals during the run, by reason.
 	Refusals admission.Refusals
 }
@@ -69,7 +72,11 @@ func Spike(ctx context.Context, s *System, name string, toks []string, p loadgen
 		return SpikeResult{}, err
 	}
 	var last sync.Map // token index -> last request id
-	var noRetry atomic.Int64
+	// Each run's Idempotency-Keys are its own: a key of an earlier run
+	// (the warm-up's, the spike's before the overload) would be answered
+	// as a replay, with no command behind it.
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	var noRetry, replayed atomic.Int64
 	endpoint := func(seq int) string { return mix[seq%10] }
 	do := func(ctx context.Context, seq int) loadgen.Result {
 		ep := endpoint(seq)
@@ -80,9 +87,12 @@ func Spike(ctx context.Context, s *System, name string, toks []string, p loadgen
 		defer cancel()
 		switch ep {
 		case EpReissue:
-			a, err = s.Call(ctx, "POST", "/v1/codes/me/reissue", toks[i], "s-"+strconv.Itoa(seq), `{"reason":"leak_concern"}`)
+			a, err = s.Call(ctx, "POST", "/v1/codes/me/reissue", toks[i], "s-"+run+"-"+strconv.Itoa(seq), `{"reason":"leak_concern"}`)
 			if err == nil && a.Status == 202 {
 				last.Store(i, a.Body["requestId"])
+			}
+			if err == nil && a.Replayed {
+				replayed.Add(1)
 			}
 		case EpLookup:
 			a, err = s.Call(ctx, "GET", "/v1/codes/me", toks[i], "", "")
@@ -140,7 +150,7 @@ func Spike(ctx context.Context, s *System, name string, toks []string, p loadgen
 	time.Sleep(300 * time.Millisecond)
 	close(stop)
 	<-sampled
-	res := SpikeResult{Name: name, Profile: p, Summary: rec.Summary(), Series: rec.Series(), Depth: depth, Drain: drain, NoRetryAfter: noRetry.Load(),
+	res := SpikeResult{Name: name, Profile: p, Summary: rec.Summary(), Series: rec.Series(), Depth: depth, Drain: drain, NoRetryAfter: noRetry.Load(), Replayed: replayed.Load(),
 		Refusals: admission.Refusals{Spent: refusedNow.Spent - refusedBefore.Spent, SpokenFor: refusedNow.SpokenFor - refusedBefore.SpokenFor,
 			SlowCounter: refusedNow.SlowCounter - refusedBefore.SlowCounter}}
 	if drainRate > 0 {
@@ -175,8 +185,8 @@ func WriteSpike(w io.Writer, r SpikeResult) {
 		fmt.Fprintf(w, "| %s | %d | %.1f | %.1f | %.1f | %s | %s | %s | %s | %s | %s | %s | %d | %d |\n", e.Endpoint, e.Offered, e.OfferedRate, e.AchievedRate,
 			e.Goodput, ms(e.P50), ms(e.P95), ms(e.P99), ms(e.Max), ms(e.OK.P99), refused, statuses(e.ByStatus), e.Errors, e.Timeouts)
 	}
-	fmt.Fprintf(w, "\nPeak backlog %d commands; after the last arrival the backlog drained in %.1f s (backlog ÷ measured worker rate: %.1f s).\n",
-		r.PeakBacklog, r.Drain.Seconds(), r.Expected.Seconds())
+	fmt.Fprintf(w, "\nPeak backlog %d commands; after the last arrival the backlog drained in %.1f s (backlog ÷ measured worker rate: %.1f s). Reissues answered as replays of an earlier key: %d.\n",
+		r.PeakBacklog, r.Drain.Seconds(), r.Expected.Seconds(), r.Replayed)
 	if f := r.Refusals; f.Spent+f.SpokenFor+f.SlowCounter > 0 {
 		fmt.Fprintf(w, "\nThe rate bound refused %d because the window's budget was known spent, %d because the calls already waiting had it spoken for, and %d because the counter did not answer within `LeaseWait`.\n",
 			f.Spent, f.SpokenFor, f.SlowCounter)

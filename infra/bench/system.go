@@ -418,6 +418,7 @@ type Answer struct {
 	Status     int
 	RetryAfter string
 	Body       map[string]any
+	Replayed   bool // answered from the Idempotency-Key's first answer
 }
 
 // Call makes one API call.
@@ -441,7 +442,7 @@ func (s *System) Call(ctx context.Context, method, path, token, key, body string
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	a := Answer{Status: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After")}
+	a := Answer{Status: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After"), Replayed: resp.Header.Get("Idempotent-Replayed") == "true"}
 	_ = json.Unmarshal(raw, &a.Body)
 	return a, nil
 }

@@ -29,6 +29,7 @@ func Verdict(c Ceilings, spike, over SpikeResult) []Check {
 	bad, timeouts := unexpected(spike)
 	add("spike: 5xx other than 503 shedding", fmt.Sprint(bad), "0", bad == 0)
 	add("spike: client timeouts", fmt.Sprint(timeouts), "0", timeouts == 0)
+	add("spike and overload: reissues answered as replays of an earlier run's key", fmt.Sprintf("%d, %d", spike.Replayed, over.Replayed), "0, 0", spike.Replayed == 0 && over.Replayed == 0)
 	if e, ok := endpoint(spike, EpReissue); ok {
 		add("spike: accept (reissue) p99", ms(e.P99)+" ms", "≤ 50 ms", e.P99 <= 50*time.Millisecond)
 	}
