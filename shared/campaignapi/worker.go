@@ -76,6 +76,11 @@ type Worker struct {
 	// campaign's items wait (people first).
 	Backlog      Depth
 	YieldBacklog int
+	// YieldWait is how long a batch that meets the backlog past its bound
+	// waits for it to fall before its items are put back (default 10 s,
+	// within the invocation's time): a few batches wait instead of the
+	// whole queue cycling through the workers while people come first.
+	YieldWait time.Duration
 	// Wait is how long items put back wait.
 	Wait time.Duration
 	// FailureShare fails a campaign whose failures pass it
@@ -136,7 +141,7 @@ func (w *Worker) batch(ctx context.Context, id string, msgs []events.SQSMessage,
 		w.Log.InfoContext(ctx, "campaign items wait", "campaign", id, "state", c.State, "items", len(msgs))
 		return w.later(ctx, msgs, items, all) // paused: wait on the queue
 	}
-	if w.busy(ctx) {
+	if w.busy(ctx) && !w.awaitQuiet(ctx) {
 		w.Log.InfoContext(ctx, "campaign items wait", "campaign", id, "why", "public backlog", "items", len(msgs))
 		return w.later(ctx, msgs, items, all)
 	}
@@ -226,6 +231,32 @@ func (w *Worker) busy(ctx context.Context) bool {
 		w.depthVal, w.depthAt = d, now
 	}
 	return w.depthVal > w.YieldBacklog
+}
+
+// awaitQuiet holds the batch while the public backlog is past its bound,
+// up to YieldWait (and 5 s before the invocation's end), and reports
+// whether it fell below in that time.
+func (w *Worker) awaitQuiet(ctx context.Context) bool {
+	wait := w.YieldWait
+	if wait <= 0 {
+		wait = 10 * time.Second
+	}
+	deadline := time.Now().Add(wait)
+	if d, ok := ctx.Deadline(); ok && d.Add(-5*time.Second).Before(deadline) {
+		deadline = d.Add(-5 * time.Second)
+	}
+	for time.Now().Before(deadline) {
+		step := min(time.Second, time.Until(deadline))
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(step):
+		}
+		if !w.busy(ctx) {
+			return true
+		}
+	}
+	return false
 }
 
 // tokens takes up to want of a campaign's rate, waiting a while for them.

@@ -89,6 +89,17 @@ type depth struct {
 
 func (d depth) Depth(context.Context) (int, error) { return d.n, d.err }
 
+// falling is a backlog past the bound at its first reading, empty after.
+type falling struct{ reads int }
+
+func (f *falling) Depth(context.Context) (int, error) {
+	f.reads++
+	if f.reads == 1 {
+		return 5000, nil
+	}
+	return 0, nil
+}
+
 // bucket hands out at most left tokens in all.
 type bucket struct{ left int }
 
@@ -117,7 +128,7 @@ func newWorker(backlog Depth, rate Bucket) (*Worker, *fakeCampaigns, *keptSender
 	items := &keptSender{}
 	w := &Worker{
 		Campaigns: cs, Codes: unknownCodes{}, Notices: noNotices{}, Items: items, Control: &keptSender{},
-		Backlog: backlog, YieldBacklog: 2000, Wait: 7 * time.Second, MaxReceives: 5,
+		Backlog: backlog, YieldBacklog: 2000, YieldWait: 30 * time.Millisecond, Wait: 7 * time.Second, MaxReceives: 5,
 		Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	if rate != nil {
@@ -156,6 +167,26 @@ func TestWorkerYieldsToThePublicBacklog(t *testing.T) {
 				t.Fatalf("not yielding: %d of 4 carried out, put back %+v", len(cs.records), items.sent)
 			}
 		})
+	}
+}
+
+// A batch that meets the backlog past its bound waits for it to fall
+// (YieldWait) instead of putting its items back at once: the backlog gone
+// within the wait, they are carried out, nothing put back.
+func TestWorkerWaitsForTheBacklogToFall(t *testing.T) {
+	f := &falling{}
+	w, cs, items := newWorker(f, nil)
+	w.YieldWait = 5 * time.Second
+	start := time.Now()
+	resp, err := w.Handle(context.Background(), itemsEvent(t, 4))
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("Handle: %v, failures %v", err, resp.BatchItemFailures)
+	}
+	if len(cs.records) != 4 || len(items.sent) != 0 || f.reads < 2 {
+		t.Fatalf("%d of 4 carried out, put back %+v, %d backlog reads", len(cs.records), items.sent, f.reads)
+	}
+	if took := time.Since(start); took < time.Second || took > 4*time.Second {
+		t.Errorf("the batch waited %v for the backlog to be read again and found empty", took)
 	}
 }
 

@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string) error {
 	peakDur := fs.Duration("peak", 20*time.Second, "how long the spike's peak lasts")
 	faultHolders := fs.Int("fault-holders", 1500, "holders in the run under faults (7 commands each); 0 skips it")
 	campaignCodes := fs.Int("campaign-codes", 20000, "codes of the reissue campaign run behind a second spike; 0 skips it")
-	campaignRate := fs.Int("campaign-rate", 100, "that campaign's rate cap (items a second; CAMPAIGN_MAX_RATE is set to it)")
+	campaignRate := fs.Int("campaign-rate", 50, "that campaign's rate cap (items a second; CAMPAIGN_MAX_RATE is set to it; 50 is the template's CampaignMaxRate)")
 	campaignFaults := fs.Int("campaign-fault-holders", 2000, "holders of the campaign run under faults; 0 skips it")
 	smsOpts := bench.DefaultSMSSpike()
 	fs.Float64Var(&smsOpts.Rate, "sms-rate", smsOpts.Rate, "the SMS spike's provider rate (SMS/s); starts come at five times it")
