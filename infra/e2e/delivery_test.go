@@ -23,9 +23,11 @@ import (
 	"github.com/pccc/pccc/shared/stats"
 )
 
-// killSwitch wraps the real worker: when armed, the next batch is carried
-// out and then the worker dies (panics) before the runner can delete the
-// messages, as a Lambda killed between its write and its delete would.
+// killSwitch wraps the real worker: when armed, the next batch holding a
+// reissue is carried out and then the worker dies (panics) before the
+// runner can delete the messages, as a Lambda killed between its write and
+// its delete would. (Only a reissue's batch: a late delivery of an earlier
+// subtest's command must not take the kill meant for the reissue.)
 type killSwitch struct {
 	armed  atomic.Bool
 	killed atomic.Int32
@@ -36,15 +38,17 @@ type killSwitch struct {
 func (k *killSwitch) registry() map[string]platform.Builder {
 	reg := functions.WithWorker(func(real functions.Worker) functions.Worker {
 		return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+			reissue := false
 			k.mu.Lock()
 			for _, m := range ev.Records {
 				var msg lifecycle.Message
 				_ = json.Unmarshal([]byte(m.Body), &msg)
 				k.seen[msg.RequestID]++
+				reissue = reissue || msg.Kind == holder.Reissue
 			}
 			k.mu.Unlock()
 			resp, err := real(ctx, ev)
-			if k.armed.CompareAndSwap(true, false) {
+			if reissue && k.armed.CompareAndSwap(true, false) {
 				k.killed.Add(1)
 				panic("worker killed after its write, before the delete")
 			}
