@@ -34,7 +34,8 @@ type CampaignSpikeResult struct {
 // at rate a second (confirmed: active), and plays profile against the
 // system's own holders while it runs; then it waits for the campaign to
 // end. The campaign workers yield to the public queue's backlog past the
-// system's CAMPAIGN_YIELD_BACKLOG.
+// system's CAMPAIGN_YIELD_BACKLOG, and to people's commands past its
+// CAMPAIGN_YIELD_RATE.
 func CampaignSpike(ctx context.Context, s *System, toks []string, profile loadgen.Profile, n, rate int, drainRate float64) (CampaignSpikeResult, error) {
 	res := CampaignSpikeResult{Codes: n, Rate: rate}
 	live, _, _, err := SeedHolders(ctx, s.Clients.DynamoDB, TableName, 720, n)
@@ -182,7 +183,7 @@ func CampaignSpikeChecks(alone SpikeResult, r CampaignSpikeResult) []Check {
 // WriteCampaignSpike writes the run with the campaign beside the spike
 // without it.
 func WriteCampaignSpike(w io.Writer, alone SpikeResult, r CampaignSpikeResult) {
-	fmt.Fprintf(w, "The same profile again, with a **%d-code reissue campaign** (an uploaded list, confirmed, rate cap %d/s) started just before it on the same system; the spike starts once the campaign's list is queued and its workers are carrying it out. The campaign workers wait while the public command queue's backlog is past `CAMPAIGN_YIELD_BACKLOG` (a batch holds up to 10 s for it to fall, then puts its items back delayed).\n\n", r.Codes, r.Rate)
+	fmt.Fprintf(w, "The same profile again, with a **%d-code reissue campaign** (an uploaded list, confirmed, rate cap %d/s) started just before it on the same system; the spike starts once the campaign's list is queued and its workers are carrying it out. The campaign workers wait while the public command queue's backlog is past `CAMPAIGN_YIELD_BACKLOG` or people's commands are taken faster than `CAMPAIGN_YIELD_RATE` a second (the template's default; a batch holds up to 10 s for them to fall, then puts its items back delayed).\n\n", r.Codes, r.Rate)
 	a, _ := endpoint(alone, EpReissue)
 	c, _ := endpoint(r.Spike, EpReissue)
 	fmt.Fprintf(w, "| figure | spike alone | spike with the campaign |\n|---|---:|---:|\n")

@@ -31,7 +31,7 @@ var callerKeys = map[string]struct {
 }{
 	"Limiter": {
 		fields: []string{Module + "/shared/limits.Bound.Key"},
-		params: []string{"Limiter.Allow.key", "Limiter.Lease.key"},
+		params: []string{"Limiter.Allow.key", "Limiter.Lease.key", "Limiter.Leased.key"},
 		suffix: "#",
 	},
 	"IdempotencyStore": {

@@ -48,6 +48,14 @@ type Leases interface {
 	Lease(ctx context.Context, key string, n, limit int, window time.Duration) (ok bool, count int, err error)
 }
 
+// DefaultRateKey and DefaultRateWindow are the rate bound's counter and
+// window unless a Gate names others; the campaign workers read the same
+// counter to know how fast people's commands arrive.
+const (
+	DefaultRateKey    = "commands"
+	DefaultRateWindow = 250 * time.Millisecond
+)
+
 // Gate admits or sheds commands. Safe for concurrent use.
 type Gate struct {
 	Depth     Depth
@@ -155,11 +163,11 @@ func (g *Gate) takeRate(ctx context.Context) error {
 	}
 	window := g.RateWindow
 	if window <= 0 {
-		window = 250 * time.Millisecond
+		window = DefaultRateWindow
 	}
 	key := g.RateKey
 	if key == "" {
-		key = "commands"
+		key = DefaultRateKey
 	}
 	w := window.Milliseconds()
 	limit := max(1, int(math.Ceil(g.MaxRate*window.Seconds())))

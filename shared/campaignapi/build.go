@@ -210,7 +210,8 @@ func NewReader(d platform.Deps) (*Reader, error) {
 // BuildWorker builds the campaign workers behind the campaign queue.
 // CAMPAIGN_MAX_RECEIVES is the queue's maxReceiveCount; COMMAND_QUEUE_URL
 // the public command queue, whose backlog past CAMPAIGN_YIELD_BACKLOG
-// holds the campaigns back; BULK_NOTICE_QUEUE_URL the notices' queue
+// holds the campaigns back, as people's commands taken faster than
+// CAMPAIGN_YIELD_RATE a second (the admission gate's rate counter) do; BULK_NOTICE_QUEUE_URL the notices' queue
 // behind the codes' and the holders' own; CAMPAIGN_WAIT how long items
 // put back wait (default 5s).
 func BuildWorker(ctx context.Context, d platform.Deps) (any, error) {
@@ -232,6 +233,12 @@ func BuildWorker(ctx context.Context, d platform.Deps) (any, error) {
 			return nil, errors.New("campaigns: CAMPAIGN_YIELD_BACKLOG must be a whole number, 0 for no bound")
 		}
 	}
+	yieldRate := 0
+	if v := d.Getenv("CAMPAIGN_YIELD_RATE"); v != "" {
+		if yieldRate, err = strconv.Atoi(v); err != nil || yieldRate < 0 {
+			return nil, errors.New("campaigns: CAMPAIGN_YIELD_RATE must be a whole number of commands a second, 0 for no bound")
+		}
+	}
 	wait := 5 * time.Second
 	if v := d.Getenv("CAMPAIGN_WAIT"); v != "" {
 		if wait, err = time.ParseDuration(v); err != nil || wait < time.Second || wait > 15*time.Minute {
@@ -251,11 +258,27 @@ func BuildWorker(ctx context.Context, d platform.Deps) (any, error) {
 			return dynamo.NewSMSBucket(db, table, "campaign-"+c.ID, r, max(1, r), now)
 		},
 		Backlog: &admission.SQSDepth{SQS: d.AWS.SQS, QueueURL: cmdq}, YieldBacklog: yield,
+		Arrivals: PublicRate{Limiter: dynamo.NewLimiter(db, table, now)}, YieldRate: float64(yieldRate),
 		Wait: wait, FailureShare: s.share,
 		Policy: codeapi.Policy(d), NewCode: func() (string, error) { return codes.New(nil) },
 		MaxReceives: maxReceives, Now: now, Log: d.Log,
 	}
 	return w.Handle, nil
+}
+
+// PublicRate reads the admission gate's rate counter: the commands all
+// API instances took in the last whole window, a second's worth.
+type PublicRate struct {
+	Limiter *dynamo.Limiter
+}
+
+// PerSecond is the rate people's commands were taken at a moment ago.
+func (p PublicRate) PerSecond(ctx context.Context) (float64, error) {
+	n, err := p.Limiter.Leased(ctx, admission.DefaultRateKey, admission.DefaultRateWindow)
+	if err != nil {
+		return 0, err
+	}
+	return float64(n) / admission.DefaultRateWindow.Seconds(), nil
 }
 
 var _ SQSAPI = (*sqs.Client)(nil)

@@ -60,6 +60,12 @@ type Depth interface {
 	Depth(ctx context.Context) (int, error)
 }
 
+// Arrivals is how fast people's commands are taken, over all API
+// instances (PublicRate: the admission gate's rate counter).
+type Arrivals interface {
+	PerSecond(ctx context.Context) (float64, error)
+}
+
 // Worker carries out campaign items behind the campaign queue.
 type Worker struct {
 	Campaigns Campaigns
@@ -76,6 +82,12 @@ type Worker struct {
 	// campaign's items wait (people first).
 	Backlog      Depth
 	YieldBacklog int
+	// Arrivals is how fast people's commands come in; past YieldRate a
+	// second the campaign's items wait too, before any backlog builds: a
+	// surge's first seconds, while the workers still keep up, are when
+	// the accept path needs the table's time most.
+	Arrivals  Arrivals
+	YieldRate float64
 	// YieldWait is how long a batch that meets the backlog past its bound
 	// waits for it to fall before its items are put back (default 10 s,
 	// within the invocation's time): a few batches wait instead of the
@@ -92,9 +104,9 @@ type Worker struct {
 	Now          func() time.Time
 	Log          *slog.Logger
 
-	mu       sync.Mutex
-	depthAt  time.Time
-	depthVal int
+	mu      sync.Mutex
+	readAt  time.Time
+	crowded bool
 }
 
 // Handle processes a batch of items, reporting failed ones by id.
@@ -142,7 +154,7 @@ func (w *Worker) batch(ctx context.Context, id string, msgs []events.SQSMessage,
 		return w.later(ctx, msgs, items, all) // paused: wait on the queue
 	}
 	if w.busy(ctx) && !w.awaitQuiet(ctx) {
-		w.Log.InfoContext(ctx, "campaign items wait", "campaign", id, "why", "public backlog", "items", len(msgs))
+		w.Log.InfoContext(ctx, "campaign items wait", "campaign", id, "why", "people's commands", "items", len(msgs))
 		return w.later(ctx, msgs, items, all)
 	}
 	todo := msgs
@@ -213,29 +225,51 @@ func (w *Worker) later(ctx context.Context, msgs []events.SQSMessage, items map[
 	return nil
 }
 
-// busy says whether the public command queue's backlog is past the bound,
-// read at most once a second per instance.
+// busy says whether people's commands come first now: the public
+// command queue's backlog past its bound, or people's commands arriving
+// faster than YieldRate, or either unknown. Read at most once a second
+// per instance.
 func (w *Worker) busy(ctx context.Context) bool {
-	if w.Backlog == nil || w.YieldBacklog <= 0 {
+	if (w.Backlog == nil || w.YieldBacklog <= 0) && (w.Arrivals == nil || w.YieldRate <= 0) {
 		return false
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	now := time.Now()
-	if now.Sub(w.depthAt) > time.Second {
+	if now.Sub(w.readAt) <= time.Second {
+		return w.crowded
+	}
+	w.crowded, w.readAt = w.read(ctx), now
+	return w.crowded
+}
+
+func (w *Worker) read(ctx context.Context) bool {
+	if w.Backlog != nil && w.YieldBacklog > 0 {
 		d, err := w.Backlog.Depth(ctx)
 		if err != nil {
 			w.Log.WarnContext(ctx, "command queue depth unknown", "err", err.Error())
 			return true // unknown: people first
 		}
-		w.depthVal, w.depthAt = d, now
+		if d > w.YieldBacklog {
+			return true
+		}
 	}
-	return w.depthVal > w.YieldBacklog
+	if w.Arrivals != nil && w.YieldRate > 0 {
+		r, err := w.Arrivals.PerSecond(ctx)
+		if err != nil {
+			w.Log.WarnContext(ctx, "people's command rate unknown", "err", err.Error())
+			return true
+		}
+		if r > w.YieldRate {
+			return true
+		}
+	}
+	return false
 }
 
-// awaitQuiet holds the batch while the public backlog is past its bound,
+// awaitQuiet holds the batch while people's commands come first,
 // up to YieldWait (and 5 s before the invocation's end), and reports
-// whether it fell below in that time.
+// whether they stopped doing so in that time.
 func (w *Worker) awaitQuiet(ctx context.Context) bool {
 	wait := w.YieldWait
 	if wait <= 0 {

@@ -170,6 +170,47 @@ func TestWorkerYieldsToThePublicBacklog(t *testing.T) {
 	}
 }
 
+type arrivals struct {
+	perSecond float64
+	err       error
+}
+
+func (a arrivals) PerSecond(context.Context) (float64, error) { return a.perSecond, a.err }
+
+// People first before any backlog builds: while people's commands are
+// taken faster than YieldRate (or their rate cannot be read), a
+// campaign's items wait though the public queue is empty.
+func TestWorkerYieldsToPeoplesArrivals(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		rate   arrivals
+		yields bool
+	}{
+		{"arrivals past the bound", arrivals{perSecond: 60}, true},
+		{"arrivals unknown", arrivals{err: errors.New("table unreachable")}, true},
+		{"arrivals at the bound", arrivals{perSecond: 50}, false},
+		{"nobody", arrivals{}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, cs, items := newWorker(depth{n: 0}, nil)
+			w.Arrivals, w.YieldRate = tc.rate, 50
+			resp, err := w.Handle(context.Background(), itemsEvent(t, 4))
+			if err != nil || len(resp.BatchItemFailures) != 0 {
+				t.Fatalf("Handle: %v, failures %v", err, resp.BatchItemFailures)
+			}
+			if tc.yields {
+				if len(cs.records) != 0 || len(items.sent) != 1 || len(items.sent[0].bodies) != 4 {
+					t.Fatalf("yielding: %d carried out, put back %+v", len(cs.records), items.sent)
+				}
+				return
+			}
+			if len(cs.records) != 4 || len(items.sent) != 0 {
+				t.Fatalf("not yielding: %d of 4 carried out, put back %+v", len(cs.records), items.sent)
+			}
+		})
+	}
+}
+
 // A batch that meets the backlog past its bound waits for it to fall
 // (YieldWait) instead of putting its items back at once: the backlog gone
 // within the wait, they are carried out, nothing put back.

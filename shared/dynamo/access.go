@@ -96,11 +96,12 @@ var Accesses = map[string][]Access{
 	"IdempotencyStore.Complete": {update("IDEM#" + CallerKey + "#")},
 	"IdempotencyStore.Release":  {del("IDEM#" + CallerKey + "#")},
 
-	"Limiter.Hit":   {update("RATE#" + CallerKey + "#"), get("RATE#" + CallerKey + "#")},
-	"Limiter.Take":  {update("RATE#" + CallerKey + "#"), get("RATE#" + CallerKey + "#")},
-	"Limiter.Give":  {update("RATE#" + CallerKey + "#")},
-	"Limiter.Peek":  {get("RATE#" + CallerKey + "#")},
-	"Limiter.Lease": {update("RATE#" + CallerKey + "#")},
+	"Limiter.Hit":    {update("RATE#" + CallerKey + "#"), get("RATE#" + CallerKey + "#")},
+	"Limiter.Take":   {update("RATE#" + CallerKey + "#"), get("RATE#" + CallerKey + "#")},
+	"Limiter.Give":   {update("RATE#" + CallerKey + "#")},
+	"Limiter.Peek":   {get("RATE#" + CallerKey + "#")},
+	"Limiter.Lease":  {update("RATE#" + CallerKey + "#")},
+	"Limiter.Leased": {get("RATE#" + CallerKey + "#")},
 	// Allow is Hit; prevAsync and read are Hit's, Take's and Peek's.
 	"Limiter.Allow":     {update("RATE#" + CallerKey + "#"), get("RATE#" + CallerKey + "#")},
 	"Limiter.prevAsync": {get("RATE#" + CallerKey + "#")},

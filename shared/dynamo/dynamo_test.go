@@ -303,6 +303,15 @@ func TestLimiterLease(t *testing.T) {
 	if _, _, err := l.Lease(ctx, "commands", 0, 10, time.Second); err == nil {
 		t.Fatal("a lease of nothing accepted")
 	}
+	// Leased reads the last whole window: the first one's 12 from the
+	// second window, nothing from a window after an empty one.
+	if n, err := l.Leased(ctx, "commands", 250*time.Millisecond); err != nil || n != 12 {
+		t.Fatalf("Leased in the second window: %d, %v; want 12", n, err)
+	}
+	clk.Advance(500 * time.Millisecond)
+	if n, err := l.Leased(ctx, "commands", 250*time.Millisecond); err != nil || n != 0 {
+		t.Fatalf("Leased after an empty window: %d, %v; want 0", n, err)
+	}
 }
 
 // failingCounter is a CounterAPI that fails with a given service error.
