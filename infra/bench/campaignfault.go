@@ -2,13 +2,11 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -203,25 +201,10 @@ func (s *System) campaignIn(ctx context.Context, auth, path string, within time.
 	return nil, fmt.Errorf("campaign %s not %v within %v: %v", path, states, within, last.Body)
 }
 
-// callWith is Call with a whole Authorization value.
+// callWith makes an API call with an Authorization value of its own (an
+// API key), without an Idempotency-Key.
 func (s *System) callWith(ctx context.Context, method, path, auth, body string) (Answer, error) {
-	req, err := http.NewRequestWithContext(ctx, method, s.URL+path, strings.NewReader(body))
-	if err != nil {
-		return Answer{}, err
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Authorization", auth)
-	resp, err := s.HTTP.Do(req)
-	if err != nil {
-		return Answer{}, err
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	a := Answer{Status: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After")}
-	_ = json.Unmarshal(raw, &a.Body)
-	return a, nil
+	return s.send(ctx, method, path, auth, "", body)
 }
 
 // WriteCampaignFaults writes the campaign fault run's section.

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -423,15 +422,25 @@ type Answer struct {
 
 // Call makes one API call.
 func (s *System) Call(ctx context.Context, method, path, token, key, body string) (Answer, error) {
-	req, err := http.NewRequestWithContext(ctx, method, s.URL+path, bytes.NewReader([]byte(body)))
+	auth := ""
+	if token != "" {
+		auth = "Bearer " + token
+	}
+	return s.send(ctx, method, path, auth, key, body)
+}
+
+// send makes one API call with an Authorization value (none when empty)
+// and an Idempotency-Key (none when empty).
+func (s *System) send(ctx context.Context, method, path, auth, key, body string) (Answer, error) {
+	req, err := http.NewRequestWithContext(ctx, method, s.URL+path, strings.NewReader(body))
 	if err != nil {
 		return Answer{}, err
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
 	}
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)

@@ -12,7 +12,6 @@ package browser
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,6 +19,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/pccc/pccc/shared/testkit"
 )
 
 // ChromiumPath is where Debian's chromium package puts the browser.
@@ -152,22 +153,7 @@ func (b *Browser) Close() {
 }
 
 // repoRoot is the folder holding go.mod, above the working directory.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
+func repoRoot() (string, error) { return testkit.RepoRoot() }
 
 // AxePath is axe-core's axe.min.js as install.sh installs it from the
 // lockfile.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -78,23 +77,7 @@ func startCustom(t *testing.T, kind localstack.Kind, env map[string]string, adju
 	return &system{url: run.URL(), logs: logs, stack: stack, run: run}
 }
 
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test")
-		}
-		dir = parent
-	}
-}
+func repoRoot(t *testing.T) string { return testkit.Root(t) }
 
 // reply is an HTTP answer with its body decoded when it is JSON.
 type reply struct {

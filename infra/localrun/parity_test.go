@@ -18,6 +18,7 @@ import (
 	"github.com/pccc/pccc/infra/localstack"
 	"github.com/pccc/pccc/infra/samtemplate"
 	"github.com/pccc/pccc/shared/platform"
+	"github.com/pccc/pccc/shared/testkit"
 )
 
 // The parity test holds the runner to the real template.yaml: it starts a
@@ -27,17 +28,7 @@ import (
 // declares. A resource, route, event source or schedule added to the
 // template that the runner misses, or gets wrong, fails this test.
 
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err != nil {
-		t.Fatalf("no go.mod at %s", dir)
-	}
-	return dir
-}
+func repoRoot(t *testing.T) string { return testkit.Root(t) }
 
 // stubRegistry has an entry for every real function whose builder makes a
 // trivial handler: parity is about what is wired, not what the functions do,

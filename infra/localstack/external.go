@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/pccc/pccc/shared/awsclient"
+	"github.com/pccc/pccc/shared/testkit"
 )
 
 const (
@@ -107,22 +108,7 @@ func findTools(dir string) (tools, error) {
 }
 
 // repoRoot walks up from the working directory to the folder holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod found above the working directory")
-		}
-		dir = parent
-	}
-}
+func repoRoot() (string, error) { return testkit.RepoRoot() }
 
 // findJava prefers $JAVA_HOME/bin/java, like most Java launchers, then PATH.
 func findJava() (string, error) {

@@ -11,29 +11,16 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/pccc/pccc/shared/testkit"
 )
 
 // repoRoot is the folder holding go.mod, found from this file.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Dir(file)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above " + file)
-		}
-		dir = parent
-	}
-}
+func repoRoot(t *testing.T) string { return testkit.Root(t) }
 
 func webDir(t *testing.T) string { return filepath.Join(repoRoot(t), "web") }
 
@@ -259,14 +246,6 @@ func TestNoInlineScriptOrStyle(t *testing.T) {
 				t.Errorf("%s uses %q", f, bad)
 			}
 		}
-	}
-}
-
-// The site's 404.html is the same page as index.html: the page's own
-// router shows "not found" for a path it does not know.
-func TestNotFoundPageIsTheIndex(t *testing.T) {
-	if read(t, "index.html") != read(t, "404.html") {
-		t.Error("web/404.html differs from web/index.html: copy it (cp web/index.html web/404.html)")
 	}
 }
 

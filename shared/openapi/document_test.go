@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -33,6 +32,7 @@ import (
 	"github.com/pccc/pccc/shared/identityapi"
 	"github.com/pccc/pccc/shared/otp"
 	"github.com/pccc/pccc/shared/statsapi"
+	"github.com/pccc/pccc/shared/testkit"
 )
 
 // These tests hold the hand-written document to what the code does: the
@@ -122,17 +122,7 @@ func (d doc) deref(t *testing.T, v any) map[string]any {
 	return m
 }
 
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err != nil {
-		t.Fatalf("no go.mod at %s", dir)
-	}
-	return dir
-}
+func repoRoot(t *testing.T) string { return testkit.Root(t) }
 
 func TestDocumentParsesAndEveryRefResolves(t *testing.T) {
 	d := load(t)

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"sync"
@@ -174,4 +175,34 @@ func (c *Counters) Count(b limits.Bound) int64 {
 	defer c.mu.Unlock()
 	cur, _, _ := c.slots(b)
 	return c.counts[cur]
+}
+
+// RepoRoot is the repository's root: the nearest directory at or above
+// the working directory holding go.mod (a test runs in its package's
+// directory, a command wherever it was started inside the repository).
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod at or above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Root is RepoRoot for a test, which it fails when there is none.
+func Root(t testing.TB) string {
+	t.Helper()
+	dir, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
