@@ -169,7 +169,7 @@ func Check(ctx context.Context, db ScanAPI, table string, in Input) (Report, err
 		case !ok:
 			rep.Lost++
 			rep.violate("request %s was answered 202 but has no record", id)
-		case r.status == dynamo.RequestQueued || r.status == dynamo.RequestProcessing:
+		case r.status == holder.RequestQueued || r.status == holder.RequestProcessing:
 			rep.Stuck++
 			rep.violate("request %s is still %s", id, r.status)
 		}
@@ -177,13 +177,13 @@ func Check(ctx context.Context, db ScanAPI, table string, in Input) (Report, err
 	for id, r := range requests {
 		rep.Requests++
 		switch r.status {
-		case dynamo.RequestSucceeded:
+		case holder.RequestSucceeded:
 			rep.Succeeded++
 			rep.SucceededByKind[holder.Kind(r.kind).Counted()]++
 			if audits[id] != 1 {
 				rep.violate("succeeded request %s has %d audit events", id, audits[id])
 			}
-		case dynamo.RequestFailed:
+		case holder.RequestFailed:
 			rep.Failed++
 			if r.errText == "" {
 				rep.violate("request %s failed without a reason", id)
@@ -194,7 +194,7 @@ func Check(ctx context.Context, db ScanAPI, table string, in Input) (Report, err
 		}
 	}
 	for id, n := range audits {
-		if r, ok := requests[id]; !ok || r.status != dynamo.RequestSucceeded {
+		if r, ok := requests[id]; !ok || r.status != holder.RequestSucceeded {
 			rep.violate("%d audit events for request %s, which did not succeed", n, id)
 		}
 	}
@@ -285,7 +285,7 @@ func Check(ctx context.Context, db ScanAPI, table string, in Input) (Report, err
 			if !strings.HasPrefix(m.RequestID, "sys-") {
 				rep.violate("dead letter for request %s, which has no record", m.RequestID)
 			}
-		} else if r.status != dynamo.RequestFailed && r.status != dynamo.RequestSucceeded {
+		} else if r.status != holder.RequestFailed && r.status != holder.RequestSucceeded {
 			rep.violate("dead letter for request %s, which is %s", m.RequestID, r.status)
 		}
 	}
@@ -357,7 +357,7 @@ func checkCampaigns(rep *Report, camps map[string]*campaignSeen, requests map[st
 		}
 		for _, code := range c.done {
 			rid := campaign.RequestID(id, code)
-			if r, ok := requests[rid]; !ok || r.status != dynamo.RequestSucceeded || audits[rid] != 1 {
+			if r, ok := requests[rid]; !ok || r.status != holder.RequestSucceeded || audits[rid] != 1 {
 				rep.violate("campaign %s: code %s recorded done, but its change %s is %q with %d audit events", id, code, rid, r.status, audits[rid])
 			}
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/pccc/pccc/shared/awsclient"
 	"github.com/pccc/pccc/shared/campaign"
 	"github.com/pccc/pccc/shared/dynamo"
+	"github.com/pccc/pccc/shared/holder"
 	"github.com/pccc/pccc/shared/stats"
 )
 
@@ -45,7 +46,7 @@ func TestCheck(t *testing.T) {
 	at := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
 	issue := func(id, hk, code string) {
 		t.Helper()
-		if err := requests.Queue(ctx, dynamo.Request{ID: id, Owner: hk, Kind: "issue", CreatedAt: at}); err != nil {
+		if err := requests.Queue(ctx, holder.Request{ID: id, Owner: hk, Kind: "issue", CreatedAt: at}); err != nil {
 			t.Fatal(err)
 		}
 		h := dynamo.Holder{Key: hk, Code: code, Status: "active", IssuedAt: at, ExpiresAt: at.AddDate(1, 0, 0)}
@@ -55,7 +56,7 @@ func TestCheck(t *testing.T) {
 	}
 	issue("r1", "h1", "P100000000005")
 	issue("r2", "h2", "P100000000013")
-	if err := requests.Queue(ctx, dynamo.Request{ID: "r3", Owner: "h1", Kind: "issue", CreatedAt: at}); err != nil {
+	if err := requests.Queue(ctx, holder.Request{ID: "r3", Owner: "h1", Kind: "issue", CreatedAt: at}); err != nil {
 		t.Fatal(err)
 	}
 	if err := requests.Fail(ctx, "r3", "You already have a live code."); err != nil {
@@ -98,7 +99,7 @@ func TestCheck(t *testing.T) {
 	// Damage: a second live code for h1, a stuck request, a failure
 	// without reason, a counter with no command behind it.
 	put(map[string]types.AttributeValue{"PK": s("CODE#P100000000021"), "SK": s("CODE"), "holderKey": s("h1"), "status": s("live")})
-	if err := requests.Queue(ctx, dynamo.Request{ID: "r4", Owner: "h2", Kind: "suspend", CreatedAt: at}); err != nil {
+	if err := requests.Queue(ctx, holder.Request{ID: "r4", Owner: "h2", Kind: "suspend", CreatedAt: at}); err != nil {
 		t.Fatal(err)
 	}
 	put(map[string]types.AttributeValue{"PK": s("REQ#r5"), "SK": s("REQ"), "status": s("failed"), "kind": s("cancel")})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pccc/pccc/infra/localstack"
 	"github.com/pccc/pccc/shared/dynamo"
+	"github.com/pccc/pccc/shared/holder"
 	"github.com/pccc/pccc/shared/stats"
 )
 
@@ -40,7 +41,7 @@ func TestCodeStoreInvariants(t *testing.T) {
 				switch err := st.Apply(ctx, issue(fmt.Sprintf("r%d", i), fmt.Sprintf("P%012d", i))); {
 				case err == nil:
 					ok.Add(1)
-				case errors.Is(err, dynamo.ErrAlreadyIssued):
+				case errors.Is(err, holder.ErrAlreadyIssued):
 					refused.Add(1)
 				default:
 					t.Errorf("issue %d: %v", i, err)
@@ -62,13 +63,13 @@ func TestCodeStoreInvariants(t *testing.T) {
 		if err := st.Apply(ctx, reissue); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.Apply(ctx, reissue); !errors.Is(err, dynamo.ErrStaleHolder) {
+		if err := st.Apply(ctx, reissue); !errors.Is(err, holder.ErrStaleHolder) {
 			t.Fatalf("a second reissue from the same read: %v", err)
 		}
 		if _, status, _ := st.CodeOwner(ctx, h.Code); status != dynamo.CodeRetired {
 			t.Fatalf("old code %q after reissue", status)
 		}
-		if err := st.Apply(ctx, issue("r0", "P888888888880")); !errors.Is(err, dynamo.ErrAlreadyIssued) {
+		if err := st.Apply(ctx, issue("r0", "P888888888880")); !errors.Is(err, holder.ErrAlreadyIssued) {
 			t.Fatalf("issue while a code is live: %v", err)
 		}
 		counts, err := dynamo.NewStats(c.DynamoDB, table).Read(ctx, []string{stats.Day(at)}, false)

@@ -89,7 +89,7 @@ func TestCommandDelivery(t *testing.T) {
 
 		t.Run("the same message delivered twice has one effect", func(t *testing.T) {
 			id, _ := lifecycle.NewRequestID()
-			if err := requests.Queue(ctx, dynamo.Request{ID: id, Owner: hk, Kind: "suspend", CreatedAt: time.Now()}); err != nil {
+			if err := requests.Queue(ctx, holder.Request{ID: id, Owner: hk, Kind: "suspend", CreatedAt: time.Now()}); err != nil {
 				t.Fatal(err)
 			}
 			m := lifecycle.Message{V: lifecycle.MessageVersion, RequestID: id, Kind: holder.Suspend, Actor: holder.ByHolder, HolderKey: hk, QueuedAt: time.Now()}
@@ -147,7 +147,7 @@ func TestCommandDelivery(t *testing.T) {
 
 		t.Run("a message that always fails reaches the DLQ and its request says why", func(t *testing.T) {
 			id, _ := lifecycle.NewRequestID()
-			if err := requests.Queue(ctx, dynamo.Request{ID: id, Owner: hk, Kind: "renew", CreatedAt: time.Now()}); err != nil {
+			if err := requests.Queue(ctx, holder.Request{ID: id, Owner: hk, Kind: "renew", CreatedAt: time.Now()}); err != nil {
 				t.Fatal(err)
 			}
 			// A command this worker does not know (one from a newer

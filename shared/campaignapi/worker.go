@@ -363,7 +363,7 @@ func (w *Worker) execute(ctx context.Context, c dynamo.Campaign, code string) er
 		}
 		owner, status, err := w.Codes.CodeOwner(ctx, code)
 		switch {
-		case errors.Is(err, dynamo.ErrNoHolder):
+		case errors.Is(err, holder.ErrNoHolder):
 			return w.record(ctx, c, code, dynamo.CampaignSkipUnknown, campaign.OutcomeSkipped, campaign.SkipUnknown, stats.CampaignItemsSkipped)
 		case err != nil:
 			return err
@@ -372,7 +372,7 @@ func (w *Worker) execute(ctx context.Context, c dynamo.Campaign, code string) er
 		}
 		h, err := w.Codes.Holder(ctx, owner)
 		switch {
-		case errors.Is(err, dynamo.ErrNoHolder):
+		case errors.Is(err, holder.ErrNoHolder):
 			return w.record(ctx, c, code, dynamo.CampaignSkipUnknown, campaign.OutcomeSkipped, campaign.SkipUnknown, stats.CampaignItemsSkipped)
 		case err != nil:
 			return err
@@ -424,9 +424,9 @@ func (w *Worker) execute(ctx context.Context, c dynamo.Campaign, code string) er
 			continue // a conflict on a counter, or throttled: again, after a wait
 		case err == nil:
 			return w.Notices.CodeChanged(ctx, h.Key, h.Sealed[holder.FieldPhone], reqID, kind)
-		case errors.Is(err, dynamo.ErrApplied), errors.Is(err, dynamo.ErrItemRecorded):
+		case errors.Is(err, holder.ErrApplied), errors.Is(err, dynamo.ErrItemRecorded):
 			return w.again(ctx, c, code)
-		case errors.Is(err, dynamo.ErrCodeTaken), errors.Is(err, dynamo.ErrStaleHolder), errors.Is(err, dynamo.ErrAlreadyIssued):
+		case errors.Is(err, holder.ErrCodeTaken), errors.Is(err, holder.ErrStaleHolder), errors.Is(err, holder.ErrAlreadyIssued):
 			continue
 		default:
 			return err

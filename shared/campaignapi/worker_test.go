@@ -51,10 +51,10 @@ func (f *fakeCampaigns) Outcome(context.Context, string, string) (string, string
 type unknownCodes struct{}
 
 func (unknownCodes) CodeOwner(context.Context, string) (string, string, error) {
-	return "", "", dynamo.ErrNoHolder
+	return "", "", holder.ErrNoHolder
 }
 func (unknownCodes) Holder(context.Context, string) (dynamo.Holder, error) {
-	return dynamo.Holder{}, dynamo.ErrNoHolder
+	return dynamo.Holder{}, holder.ErrNoHolder
 }
 func (unknownCodes) ApplyWith(context.Context, dynamo.Change, []dynamoTxItem) error {
 	return errors.New("not expected")

@@ -57,12 +57,12 @@ func DecodeCheck(req *httpapi.Request) (clearance.Query, error) {
 }
 
 // CodeReader says which holder a code belongs to (dynamo.CodeStore);
-// dynamo.ErrNoHolder when the code is unknown.
+// holder.ErrNoHolder when the code is unknown.
 type CodeReader interface {
 	CodeOwner(ctx context.Context, code string) (holderKey, status string, err error)
 }
 
-// HolderReader reads a holder (dynamo.CodeStore); dynamo.ErrNoHolder when
+// HolderReader reads a holder (dynamo.CodeStore); holder.ErrNoHolder when
 // there is none.
 type HolderReader interface {
 	Holder(ctx context.Context, hk string) (dynamo.Holder, error)
@@ -273,7 +273,7 @@ func (c *Checker) read(ctx context.Context, code string) (clearance.Standing, cl
 	switch {
 	case err == nil:
 		st.CodeFound, st.CodeLive, st.CodeOwner = true, codeStatus == dynamo.CodeLive, owner
-	case !errors.Is(err, dynamo.ErrNoHolder):
+	case !errors.Is(err, holder.ErrNoHolder):
 		return st, clearance.Registered{}, "", err
 	}
 	hk := decoyHolder
@@ -285,7 +285,7 @@ func (c *Checker) read(ctx context.Context, code string) (clearance.Standing, cl
 	case err == nil:
 		st.HolderFound, st.HolderKey, st.HolderCode = true, h.Key, h.Code
 		st.HolderStatus, st.ExpiresAt = holder.Status(h.Status), h.ExpiresAt
-	case !errors.Is(err, dynamo.ErrNoHolder):
+	case !errors.Is(err, holder.ErrNoHolder):
 		return st, clearance.Registered{}, "", err
 	}
 	plain := map[string]string{}

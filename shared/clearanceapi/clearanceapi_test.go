@@ -40,7 +40,7 @@ func (f *fakeCodes) CodeOwner(_ context.Context, code string) (string, string, e
 	f.tr.add("CodeOwner")
 	c, ok := f.codes[code]
 	if !ok {
-		return "", "", dynamo.ErrNoHolder
+		return "", "", holder.ErrNoHolder
 	}
 	return c[0], c[1], nil
 }
@@ -56,7 +56,7 @@ func (f *fakeHolders) Holder(_ context.Context, hk string) (dynamo.Holder, error
 	f.asked = append(f.asked, hk)
 	h, ok := f.holders[hk]
 	if !ok {
-		return dynamo.Holder{}, dynamo.ErrNoHolder
+		return dynamo.Holder{}, holder.ErrNoHolder
 	}
 	return h, nil
 }

@@ -82,7 +82,7 @@ func submit(ctx context.Context, s Submitter, req *httpapi.Request, hk string, c
 		return nil, err
 	}
 	r := rc.Request
-	resp := httpapi.JSON(http.StatusAccepted, Accepted{RequestID: r.ID, Status: dynamo.RequestQueued, StatusURL: "/v1/requests/" + r.ID})
+	resp := httpapi.JSON(http.StatusAccepted, Accepted{RequestID: r.ID, Status: holder.RequestQueued, StatusURL: "/v1/requests/" + r.ID})
 	if rc.Replayed {
 		resp.Headers = map[string]string{idempotency.ReplayedHeader: "true"}
 	}
@@ -222,7 +222,7 @@ type Holders interface {
 func Lookup(hs Holders, open Opener, p holder.Policy, now func() time.Time) session.HolderEndpoint {
 	return func(ctx context.Context, req *httpapi.Request, c session.Claims) (*httpapi.Response, error) {
 		h, err := hs.Holder(ctx, c.HolderKey)
-		if errors.Is(err, dynamo.ErrNoHolder) {
+		if errors.Is(err, holder.ErrNoHolder) {
 			return nil, holder.ErrNoCode
 		}
 		if err != nil {
@@ -282,7 +282,7 @@ type RequestView struct {
 
 // RequestReader reads requests (dynamo.RequestStore).
 type RequestReader interface {
-	Get(ctx context.Context, id string) (dynamo.Request, error)
+	Get(ctx context.Context, id string) (holder.Request, error)
 }
 
 var (
@@ -303,7 +303,7 @@ func RequestStatus(rs RequestReader, drainRate float64, now func() time.Time) se
 		r, err := rs.Get(ctx, id)
 		// A refused command's record only keeps the refusal for its key:
 		// it was never a request.
-		if errors.Is(err, dynamo.ErrNoRequest) || err == nil && r.Status == dynamo.RequestRefused {
+		if errors.Is(err, holder.ErrNoRequest) || err == nil && r.Status == holder.RequestRefused {
 			return nil, errNoRequest
 		}
 		if err != nil {
@@ -313,13 +313,13 @@ func RequestStatus(rs RequestReader, drainRate float64, now func() time.Time) se
 			return nil, errNotYours
 		}
 		v := RequestView{RequestID: r.ID, Kind: r.Kind, Status: r.Status, CreatedAt: rfc3339(r.CreatedAt)}
-		if r.Status == dynamo.RequestSucceeded {
+		if r.Status == holder.RequestSucceeded {
 			v.Code = r.Code
 		}
-		if r.Status == dynamo.RequestFailed {
+		if r.Status == holder.RequestFailed {
 			v.Error = r.Error
 		}
-		if r.Status == dynamo.RequestQueued && r.Position > 0 {
+		if r.Status == holder.RequestQueued && r.Position > 0 {
 			v.Position = admission.Position(r.Position, r.CreatedAt, now(), drainRate)
 			v.EstimatedWaitSeconds = max(1, int(admission.Wait(v.Position, drainRate).Seconds()+0.5))
 		}

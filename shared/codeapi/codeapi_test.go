@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/pccc/pccc/shared/apperr"
-	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/holder"
 	"github.com/pccc/pccc/shared/httpapi"
 	"github.com/pccc/pccc/shared/idempotency"
@@ -34,7 +33,7 @@ func (s *submitter) Submit(_ context.Context, hk string, c lifecycle.Command) (l
 		return lifecycle.Receipt{}, s.err
 	}
 	s.got = append(s.got, c)
-	return lifecycle.Receipt{Request: dynamo.Request{ID: "req1", Owner: hk, Kind: string(c.Kind), Status: dynamo.RequestQueued}, Replayed: s.replayed}, nil
+	return lifecycle.Receipt{Request: holder.Request{ID: "req1", Owner: hk, Kind: string(c.Kind), Status: holder.RequestQueued}, Replayed: s.replayed}, nil
 }
 
 var key = []byte(strings.Repeat("s", 32))

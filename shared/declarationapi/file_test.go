@@ -30,14 +30,14 @@ func (o oneHolder) CodeOwner(_ context.Context, code string) (string, string, er
 	if code == o.h.Code {
 		return o.h.Key, dynamo.CodeLive, nil
 	}
-	return "", "", dynamo.ErrNoHolder
+	return "", "", holder.ErrNoHolder
 }
 
 func (o oneHolder) Holder(_ context.Context, hk string) (dynamo.Holder, error) {
 	if hk == o.h.Key {
 		return o.h, nil
 	}
-	return dynamo.Holder{}, dynamo.ErrNoHolder
+	return dynamo.Holder{}, holder.ErrNoHolder
 }
 
 type plainSealer struct{}

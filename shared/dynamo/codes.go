@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/pccc/pccc/shared/holder"
 	"github.com/pccc/pccc/shared/stats"
 )
 
@@ -34,15 +35,6 @@ import (
 const (
 	CodeLive    = "live"
 	CodeRetired = "retired"
-)
-
-// Errors the code store reports; callers map them to API answers.
-var (
-	ErrAlreadyIssued = errors.New("the holder already has a live code")
-	ErrCodeTaken     = errors.New("that code number is already taken")
-	ErrApplied       = errors.New("the request was already carried out")
-	ErrStaleHolder   = errors.New("the holder changed since it was read")
-	ErrNoHolder      = errors.New("no such holder")
 )
 
 // CodeAPI is the part of the DynamoDB client the code store uses.
@@ -186,7 +178,7 @@ func (st *CodeStore) changeItems(c Change) []types.TransactWriteItem {
 			ConditionExpression:      aws.String("attribute_not_exists(PK) OR #status <> :ok"),
 			ExpressionAttributeNames: map[string]string{"#status": "status", "#ttl": AttrTTL, "#error": "error"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":ok": s(RequestSucceeded), ":code": s(h.Code), ":at": ts(c.At), ":kind": s(what),
+				":ok": s(holder.RequestSucceeded), ":code": s(h.Code), ":at": ts(c.At), ":kind": s(what),
 				":ttl": n(c.At.Add(requestRetention).Unix()),
 			},
 		}},
@@ -203,25 +195,25 @@ func cancellation(tc *types.TransactionCanceledException, c Change, extra int) e
 	i := 0
 	if failed(i) {
 		if c.Old.Version == 0 {
-			return ErrAlreadyIssued
+			return holder.ErrAlreadyIssued
 		}
-		return ErrStaleHolder
+		return holder.ErrStaleHolder
 	}
 	i++
 	if c.NewCode != "" {
 		if failed(i) {
-			return ErrCodeTaken
+			return holder.ErrCodeTaken
 		}
 		i++
 	}
 	if c.RetireCode != "" {
 		if failed(i) {
-			return ErrStaleHolder
+			return holder.ErrStaleHolder
 		}
 		i++
 	}
 	if failed(i + 1) {
-		return ErrApplied
+		return holder.ErrApplied
 	}
 	for j := range extra {
 		if failed(i + 2 + j) {
@@ -236,14 +228,14 @@ func cancellation(tc *types.TransactionCanceledException, c Change, extra int) e
 	return fmt.Errorf("apply change: transaction cancelled: %w", tc)
 }
 
-// Holder reads a holder; ErrNoHolder when there is none.
+// Holder reads a holder; holder.ErrNoHolder when there is none.
 func (st *CodeStore) Holder(ctx context.Context, hk string) (Holder, error) {
 	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(st.table), Key: holderKey(hk), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return Holder{}, translate("get holder", err)
 	}
 	if len(out.Item) == 0 {
-		return Holder{}, ErrNoHolder
+		return Holder{}, holder.ErrNoHolder
 	}
 	h := Holder{Key: hk, Sealed: map[string]string{}}
 	h.Code, _ = str(out.Item, "code")
@@ -267,17 +259,17 @@ func (st *CodeStore) Holder(ctx context.Context, hk string) (Holder, error) {
 }
 
 // CodeOwner says which holder a code belongs to and whether it is live.
-func (st *CodeStore) CodeOwner(ctx context.Context, code string) (holder, status string, err error) {
+func (st *CodeStore) CodeOwner(ctx context.Context, code string) (holderKey, status string, err error) {
 	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(st.table), Key: codeKey(code), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return "", "", translate("get code", err)
 	}
 	if len(out.Item) == 0 {
-		return "", "", ErrNoHolder
+		return "", "", holder.ErrNoHolder
 	}
-	holder, _ = str(out.Item, "holderKey")
+	holderKey, _ = str(out.Item, "holderKey")
 	status, _ = str(out.Item, "status")
-	return holder, status, nil
+	return holderKey, status, nil
 }
 
 // DueOn lists the holders due on day (YYYY-MM-DD, a Korean day): codes

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pccc/pccc/shared/holder"
 	"github.com/pccc/pccc/shared/stats"
 )
 
@@ -37,7 +38,7 @@ func TestFiftyParallelIssuesYieldOneCode(t *testing.T) {
 			switch {
 			case err == nil:
 				ok.Add(1)
-			case errors.Is(err, ErrAlreadyIssued):
+			case errors.Is(err, holder.ErrAlreadyIssued):
 				already.Add(1)
 			default:
 				t.Errorf("issue %d: %v", i, err)
@@ -86,7 +87,7 @@ func TestParallelReissuesLeaveOneLiveCode(t *testing.T) {
 				At: t0, Old: old, New: next, NewCode: next.Code, RetireCode: old.Code})
 			if err == nil {
 				ok.Add(1)
-			} else if !errors.Is(err, ErrStaleHolder) {
+			} else if !errors.Is(err, holder.ErrStaleHolder) {
 				t.Errorf("reissue %d: %v", i, err)
 			}
 		}(i)
@@ -129,11 +130,11 @@ func TestARequestAppliesOnceAndCodesAreNeverReused(t *testing.T) {
 		Old: h, New: cancelled, RetireCode: h.Code}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Apply(ctx, issueChange("same", "h3", "P300000000001")); !errors.Is(err, ErrApplied) {
+	if err := st.Apply(ctx, issueChange("same", "h3", "P300000000001")); !errors.Is(err, holder.ErrApplied) {
 		t.Fatalf("a repeated request: %v", err)
 	}
 	// A cancelled code number is never handed out again.
-	if err := st.Apply(ctx, issueChange("fresh", "h4", "P300000000000")); !errors.Is(err, ErrCodeTaken) {
+	if err := st.Apply(ctx, issueChange("fresh", "h4", "P300000000000")); !errors.Is(err, holder.ErrCodeTaken) {
 		t.Fatalf("a reused code number: %v", err)
 	}
 	counts, _ := NewStats(db, table).Read(ctx, []string{stats.Day(t0)}, false)
@@ -147,13 +148,13 @@ func TestRequestLifecycle(t *testing.T) {
 	ctx := context.Background()
 	rs := NewRequestStore(db, table)
 	st := NewCodeStore(db, table, NewStats(db, table))
-	if err := rs.Queue(ctx, Request{ID: "q1", Owner: "h5", Kind: "issue", CreatedAt: t0}); err != nil {
+	if err := rs.Queue(ctx, holder.Request{ID: "q1", Owner: "h5", Kind: "issue", CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
-	if err := rs.Queue(ctx, Request{ID: "q1", Owner: "h5", Kind: "issue", CreatedAt: t0}); err == nil {
+	if err := rs.Queue(ctx, holder.Request{ID: "q1", Owner: "h5", Kind: "issue", CreatedAt: t0}); err == nil {
 		t.Fatal("a request id was used twice")
 	}
-	if r, err := rs.Get(ctx, "q1"); err != nil || r.Status != RequestQueued || r.Owner != "h5" {
+	if r, err := rs.Get(ctx, "q1"); err != nil || r.Status != holder.RequestQueued || r.Owner != "h5" {
 		t.Fatalf("%+v %v", r, err)
 	}
 	if err := st.Apply(ctx, issueChange("q1", "h5", "P500000000000")); err != nil {
@@ -163,19 +164,19 @@ func TestRequestLifecycle(t *testing.T) {
 	if err := rs.Fail(ctx, "q1", "late"); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := rs.Get(ctx, "q1"); r.Status != RequestSucceeded || r.Code != "P500000000000" || r.Error != "" {
+	if r, _ := rs.Get(ctx, "q1"); r.Status != holder.RequestSucceeded || r.Code != "P500000000000" || r.Error != "" {
 		t.Fatalf("%+v", r)
 	}
-	if err := rs.Queue(ctx, Request{ID: "q2", Owner: "h5", Kind: "issue", CreatedAt: t0}); err != nil {
+	if err := rs.Queue(ctx, holder.Request{ID: "q2", Owner: "h5", Kind: "issue", CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
 	if err := rs.Fail(ctx, "q2", "already_issued"); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := rs.Get(ctx, "q2"); r.Status != RequestFailed || r.Error != "already_issued" {
+	if r, _ := rs.Get(ctx, "q2"); r.Status != holder.RequestFailed || r.Error != "already_issued" {
 		t.Fatalf("%+v", r)
 	}
-	if _, err := rs.Get(ctx, "nope"); !errors.Is(err, ErrNoRequest) {
+	if _, err := rs.Get(ctx, "nope"); !errors.Is(err, holder.ErrNoRequest) {
 		t.Fatalf("missing request: %v", err)
 	}
 }

@@ -2,9 +2,12 @@ package dynamo
 
 import "github.com/pccc/pccc/shared/holder"
 
-// The code store keeps the domain's own types (shared/holder), so the
-// commands' ports (shared/lifecycle) speak those, not this package's
-// records; these names keep the store's code and tests short.
+// The code store and the request store keep the domain's own types
+// (shared/holder: holders, changes, the expiry index's entries, requests)
+// and report the domain's own errors (holder.ErrNoHolder, ErrStaleHolder,
+// ErrNoRequest, ...), so the commands' ports (shared/lifecycle) speak
+// those, not this package's records; these names keep the store's code and
+// tests short.
 type (
 	// Holder is a holder as stored: holder.Stored.
 	Holder = holder.Stored

@@ -8,39 +8,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-)
 
-// Request states, as API.md names them.
-const (
-	RequestQueued     = "queued"
-	RequestProcessing = "processing"
-	RequestSucceeded  = "succeeded"
-	RequestFailed     = "failed"
-	// RequestRefused is a keyed command refused at once: its record keeps
-	// the refusal for replays of the key and is no request to its owner.
-	RequestRefused = "refused"
+	"github.com/pccc/pccc/shared/holder"
 )
 
 // requestRetention keeps a finished request readable for a week.
 const requestRetention = 7 * 24 * time.Hour
-
-// Request is a queued command as its owner sees it.
-type Request struct {
-	ID, Owner, Kind, Status, Code, Error string
-	CreatedAt                            time.Time
-	// Position is the request's place in line when it was queued (1 =
-	// next), for the estimated wait; 0 when unknown.
-	Position int
-	// A command sent with an Idempotency-Key: the hash of what was asked
-	// (route and body), until when the key is remembered, and for a
-	// refused one the refusal (JSON) that replays of the key get.
-	PayloadHash string
-	KeyUntil    time.Time
-	Refusal     string
-	// Unsent marks a request that failed because it never reached the
-	// queue; its key may be used again at once.
-	Unsent bool
-}
 
 // RequestAPI is the part of the DynamoDB client the request store uses.
 type RequestAPI interface {
@@ -61,7 +34,7 @@ func NewRequestStore(db RequestAPI, table string) *RequestStore {
 }
 
 // Queue records a new request as queued; an id already used is an error.
-func (st *RequestStore) Queue(ctx context.Context, r Request) error {
+func (st *RequestStore) Queue(ctx context.Context, r holder.Request) error {
 	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(st.table), Item: queuedItem(r), ConditionExpression: aws.String("attribute_not_exists(PK)"),
 	})
@@ -71,11 +44,11 @@ func (st *RequestStore) Queue(ctx context.Context, r Request) error {
 	return nil
 }
 
-func queuedItem(r Request) map[string]types.AttributeValue {
+func queuedItem(r holder.Request) map[string]types.AttributeValue {
 	item := requestKey(r.ID)
 	item["owner"] = s(r.Owner)
 	item["kind"] = s(r.Kind)
-	item["status"] = s(RequestQueued)
+	item["status"] = s(holder.RequestQueued)
 	item["createdAt"] = ts(r.CreatedAt)
 	if r.Position > 0 {
 		item["position"] = n(int64(r.Position))
@@ -94,7 +67,7 @@ func queuedItem(r Request) map[string]types.AttributeValue {
 // one write, and the claim and the record cannot disagree. A request that
 // never reached the queue (Unsent) gives its key back at once, as does one
 // whose KeyUntil has passed.
-func (st *RequestStore) Claim(ctx context.Context, r Request, now time.Time) (Request, bool, error) {
+func (st *RequestStore) Claim(ctx context.Context, r holder.Request, now time.Time) (holder.Request, bool, error) {
 	// Two tries: a request that gives its key back between our failed
 	// claim and our read is claimed on the second.
 	for range 2 {
@@ -102,7 +75,7 @@ func (st *RequestStore) Claim(ctx context.Context, r Request, now time.Time) (Re
 			TableName: aws.String(st.table), Item: queuedItem(r),
 			ConditionExpression:                 aws.String("attribute_not_exists(PK) OR keyUntil < :now OR (#status = :failed AND unsent = :yes)"),
 			ExpressionAttributeNames:            map[string]string{"#status": "status"},
-			ExpressionAttributeValues:           map[string]types.AttributeValue{":now": n(now.UnixMilli()), ":failed": s(RequestFailed), ":yes": &types.AttributeValueMemberBOOL{Value: true}},
+			ExpressionAttributeValues:           map[string]types.AttributeValue{":now": n(now.UnixMilli()), ":failed": s(holder.RequestFailed), ":yes": &types.AttributeValueMemberBOOL{Value: true}},
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		})
 		if err == nil {
@@ -110,19 +83,19 @@ func (st *RequestStore) Claim(ctx context.Context, r Request, now time.Time) (Re
 		}
 		var cf *types.ConditionalCheckFailedException
 		if !errors.As(err, &cf) {
-			return Request{}, false, translate("claim request", err)
+			return holder.Request{}, false, translate("claim request", err)
 		}
 		if len(cf.Item) > 0 {
 			return requestOf(r.ID, cf.Item), false, nil
 		}
 		// Not every emulator returns the item with the refusal.
 		got, err := st.Get(ctx, r.ID)
-		if errors.Is(err, ErrNoRequest) {
+		if errors.Is(err, holder.ErrNoRequest) {
 			continue
 		}
 		return got, false, err
 	}
-	return Request{}, false, errors.New("claim request: record changed twice while claiming")
+	return holder.Request{}, false, errors.New("claim request: record changed twice while claiming")
 }
 
 // Refuse turns a claimed request into a stored refusal for replays of its
@@ -133,7 +106,7 @@ func (st *RequestStore) Refuse(ctx context.Context, id, payloadHash, refusal str
 		UpdateExpression:          aws.String("SET #status = :refused, refusal = :refusal"),
 		ConditionExpression:       aws.String("#status = :queued AND payloadHash = :hash"),
 		ExpressionAttributeNames:  map[string]string{"#status": "status"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":refused": s(RequestRefused), ":refusal": s(refusal), ":queued": s(RequestQueued), ":hash": s(payloadHash)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":refused": s(holder.RequestRefused), ":refusal": s(refusal), ":queued": s(holder.RequestQueued), ":hash": s(payloadHash)},
 	})
 	var cf *types.ConditionalCheckFailedException
 	if err != nil && !errors.As(err, &cf) {
@@ -150,7 +123,7 @@ func (st *RequestStore) Unsent(ctx context.Context, id, reason string) error {
 		UpdateExpression:          aws.String("SET #status = :failed, #error = :reason, unsent = :yes"),
 		ConditionExpression:       aws.String("#status = :queued"),
 		ExpressionAttributeNames:  map[string]string{"#status": "status", "#error": "error"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":failed": s(RequestFailed), ":reason": s(reason), ":queued": s(RequestQueued), ":yes": &types.AttributeValueMemberBOOL{Value: true}},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":failed": s(holder.RequestFailed), ":reason": s(reason), ":queued": s(holder.RequestQueued), ":yes": &types.AttributeValueMemberBOOL{Value: true}},
 	})
 	var cf *types.ConditionalCheckFailedException
 	if err != nil && !errors.As(err, &cf) {
@@ -159,20 +132,20 @@ func (st *RequestStore) Unsent(ctx context.Context, id, reason string) error {
 	return nil
 }
 
-// Get reads a request; ErrNoRequest when there is none.
-func (st *RequestStore) Get(ctx context.Context, id string) (Request, error) {
+// Get reads a request; holder.ErrNoRequest when there is none.
+func (st *RequestStore) Get(ctx context.Context, id string) (holder.Request, error) {
 	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(st.table), Key: requestKey(id), ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return Request{}, translate("get request", err)
+		return holder.Request{}, translate("get request", err)
 	}
 	if len(out.Item) == 0 {
-		return Request{}, ErrNoRequest
+		return holder.Request{}, holder.ErrNoRequest
 	}
 	return requestOf(id, out.Item), nil
 }
 
-func requestOf(id string, item map[string]types.AttributeValue) Request {
-	r := Request{ID: id}
+func requestOf(id string, item map[string]types.AttributeValue) holder.Request {
+	r := holder.Request{ID: id}
 	r.Owner, _ = str(item, "owner")
 	r.Kind, _ = str(item, "kind")
 	r.Status, _ = str(item, "status")
@@ -193,9 +166,6 @@ func requestOf(id string, item map[string]types.AttributeValue) Request {
 	return r
 }
 
-// ErrNoRequest is a request id that is not there.
-var ErrNoRequest = errors.New("no such request")
-
 // Fail records why a request failed, unless it already succeeded: a late
 // failure of a duplicate delivery must not overwrite the success.
 func (st *RequestStore) Fail(ctx context.Context, id, reason string) error {
@@ -204,7 +174,7 @@ func (st *RequestStore) Fail(ctx context.Context, id, reason string) error {
 		UpdateExpression:          aws.String("SET #status = :failed, #error = :reason"),
 		ConditionExpression:       aws.String("attribute_exists(PK) AND #status <> :ok"),
 		ExpressionAttributeNames:  map[string]string{"#status": "status", "#error": "error"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":failed": s(RequestFailed), ":reason": s(reason), ":ok": s(RequestSucceeded)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":failed": s(holder.RequestFailed), ":reason": s(reason), ":ok": s(holder.RequestSucceeded)},
 	})
 	var cf *types.ConditionalCheckFailedException
 	if errors.As(err, &cf) {

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pccc/pccc/shared/holder"
 )
 
 // TestRequestClaim: a keyed request's record is its key's claim: taken
@@ -15,7 +17,7 @@ func TestRequestClaim(t *testing.T) {
 	ctx := context.Background()
 	st := NewRequestStore(localDynamo(t), table)
 	t0 := time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC)
-	r := Request{ID: "rid1", Owner: "h1", Kind: "reissue", Status: RequestQueued, CreatedAt: t0, Position: 3,
+	r := holder.Request{ID: "rid1", Owner: "h1", Kind: "reissue", Status: holder.RequestQueued, CreatedAt: t0, Position: 3,
 		PayloadHash: "A", KeyUntil: t0.Add(24 * time.Hour)}
 
 	if _, ok, err := st.Claim(ctx, r, t0); !ok || err != nil {
@@ -24,7 +26,7 @@ func TestRequestClaim(t *testing.T) {
 	other := r
 	other.PayloadHash = "B"
 	got, ok, err := st.Claim(ctx, other, t0.Add(time.Second))
-	if ok || err != nil || got.PayloadHash != "A" || got.Owner != "h1" || got.Status != RequestQueued || got.Position != 3 ||
+	if ok || err != nil || got.PayloadHash != "A" || got.Owner != "h1" || got.Status != holder.RequestQueued || got.Position != 3 ||
 		!got.KeyUntil.Equal(r.KeyUntil) || !got.CreatedAt.Equal(t0) {
 		t.Fatalf("second claim: %+v %v %v", got, ok, err)
 	}
@@ -33,7 +35,7 @@ func TestRequestClaim(t *testing.T) {
 	if err := st.Unsent(ctx, "rid1", "not queued"); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := st.Get(ctx, "rid1"); got.Status != RequestFailed || got.Error != "not queued" || !got.Unsent {
+	if got, _ := st.Get(ctx, "rid1"); got.Status != holder.RequestFailed || got.Error != "not queued" || !got.Unsent {
 		t.Fatalf("unsent: %+v", got)
 	}
 	if _, ok, err := st.Claim(ctx, r, t0.Add(2*time.Second)); !ok || err != nil {
@@ -45,21 +47,21 @@ func TestRequestClaim(t *testing.T) {
 	if err := st.Refuse(ctx, "rid1", "B", `{"code":"CONFLICT"}`); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := st.Get(ctx, "rid1"); got.Status != RequestQueued {
+	if got, _ := st.Get(ctx, "rid1"); got.Status != holder.RequestQueued {
 		t.Fatalf("a refusal for another hash was stored: %+v", got)
 	}
 	if err := st.Refuse(ctx, "rid1", "A", `{"code":"CONFLICT"}`); err != nil {
 		t.Fatal(err)
 	}
 	got, ok, _ = st.Claim(ctx, r, t0.Add(time.Hour))
-	if ok || got.Status != RequestRefused || got.Refusal != `{"code":"CONFLICT"}` {
+	if ok || got.Status != holder.RequestRefused || got.Refusal != `{"code":"CONFLICT"}` {
 		t.Fatalf("claim of a refused key: %+v %v", got, ok)
 	}
 	// Unsent never touches a request that is not queued.
 	if err := st.Unsent(ctx, "rid1", "x"); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := st.Get(ctx, "rid1"); got.Status != RequestRefused {
+	if got, _ := st.Get(ctx, "rid1"); got.Status != holder.RequestRefused {
 		t.Fatalf("unsent changed a refused request: %+v", got)
 	}
 	// Past KeyUntil the key starts a new request.
@@ -81,7 +83,7 @@ func TestRequestClaimOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := Request{ID: "same", Owner: "h1", Kind: "reissue", CreatedAt: t0, PayloadHash: "A", KeyUntil: t0.Add(time.Hour)}
+			r := holder.Request{ID: "same", Owner: "h1", Kind: "reissue", CreatedAt: t0, PayloadHash: "A", KeyUntil: t0.Add(time.Hour)}
 			got, ok, err := st.Claim(ctx, r, t0)
 			mu.Lock()
 			defer mu.Unlock()

@@ -42,7 +42,7 @@ func (w *HolderTold) NumberFailuresSpent(ctx context.Context, holderKey, day str
 		if h.Code != "" && holder.Status(h.Status).Live() {
 			phone = h.Sealed[holder.FieldPhone]
 		}
-	case !errors.Is(err, dynamo.ErrNoHolder):
+	case !errors.Is(err, holder.ErrNoHolder):
 		return fmt.Errorf("read holder: %w", err)
 	}
 	return w.Notify.NumberFailuresSpent(ctx, holderKey, phone, day)

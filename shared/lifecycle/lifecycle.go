@@ -27,7 +27,6 @@ import (
 
 	"github.com/pccc/pccc/shared/admission"
 	"github.com/pccc/pccc/shared/apperr"
-	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/holder"
 	"github.com/pccc/pccc/shared/idempotency"
 )
@@ -79,8 +78,8 @@ type Holders interface {
 
 // Requests keeps command requests (dynamo.RequestStore).
 type Requests interface {
-	Queue(ctx context.Context, r dynamo.Request) error
-	Claim(ctx context.Context, r dynamo.Request, now time.Time) (dynamo.Request, bool, error)
+	Queue(ctx context.Context, r holder.Request) error
+	Claim(ctx context.Context, r holder.Request, now time.Time) (holder.Request, bool, error)
 	Refuse(ctx context.Context, id, payloadHash, refusal string) error
 	Unsent(ctx context.Context, id, reason string) error
 }
@@ -122,7 +121,7 @@ type Command struct {
 // Receipt is a queued command: its request, and whether this answer
 // replays an earlier call with the same Idempotency-Key.
 type Receipt struct {
-	Request  dynamo.Request
+	Request  holder.Request
 	Replayed bool
 }
 
@@ -214,19 +213,19 @@ func (s *Service) submitUnkeyed(ctx context.Context, hk string, c Command) (Rece
 	return Receipt{Request: req}, nil
 }
 
-func (s *Service) request(ctx context.Context, id, hk string, c Command, now time.Time) dynamo.Request {
-	return dynamo.Request{ID: id, Owner: hk, Kind: string(c.Kind), Status: dynamo.RequestQueued, CreatedAt: now, Position: admission.PositionFrom(ctx)}
+func (s *Service) request(ctx context.Context, id, hk string, c Command, now time.Time) holder.Request {
+	return holder.Request{ID: id, Owner: hk, Kind: string(c.Kind), Status: holder.RequestQueued, CreatedAt: now, Position: admission.PositionFrom(ctx)}
 }
 
 // replay answers a call whose key already has a request.
-func (s *Service) replay(ctx context.Context, hk string, c Command, prior dynamo.Request) (Receipt, error) {
+func (s *Service) replay(ctx context.Context, hk string, c Command, prior holder.Request) (Receipt, error) {
 	if prior.Owner != hk || prior.PayloadHash != c.PayloadHash {
 		return Receipt{}, idempotency.ErrReused
 	}
-	if prior.Status == dynamo.RequestRefused {
+	if prior.Status == holder.RequestRefused {
 		return Receipt{}, idempotency.DecodeRefusal(prior.Refusal)
 	}
-	if prior.Status == dynamo.RequestQueued {
+	if prior.Status == holder.RequestQueued {
 		if err := s.send(ctx, prior, hk, c, s.Now()); err != nil {
 			// Still queued as far as we know; the client may retry.
 			return Receipt{}, apperr.Wrap(err, ErrNotQueued.Code, ErrNotQueued.Message).WithRetryAfter(ErrNotQueued.RetryAfter)
@@ -236,7 +235,7 @@ func (s *Service) replay(ctx context.Context, hk string, c Command, prior dynamo
 }
 
 // send seals the command's personal fields and puts it on the queue.
-func (s *Service) send(ctx context.Context, req dynamo.Request, hk string, c Command, now time.Time) error {
+func (s *Service) send(ctx context.Context, req holder.Request, hk string, c Command, now time.Time) error {
 	sealed := map[string]string{}
 	for name, v := range c.Fields {
 		if v == "" {
@@ -286,7 +285,7 @@ func RequestIDFor(hk, key string) string {
 
 func (s *Service) current(ctx context.Context, hk string) (*holder.Record, error) {
 	h, err := s.Holders.Holder(ctx, hk)
-	if errors.Is(err, dynamo.ErrNoHolder) {
+	if errors.Is(err, holder.ErrNoHolder) {
 		return nil, nil
 	}
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/pccc/pccc/shared/apperr"
-	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/holder"
 	"github.com/pccc/pccc/shared/idempotency"
 	"github.com/pccc/pccc/shared/sealer"
@@ -30,7 +29,7 @@ type fakeStore struct {
 
 func (f *fakeStore) Holder(_ context.Context, hk string) (holder.Stored, error) {
 	if f.holder == nil {
-		return holder.Stored{}, dynamo.ErrNoHolder
+		return holder.Stored{}, holder.ErrNoHolder
 	}
 	return *f.holder, nil
 }
@@ -52,21 +51,21 @@ func (f *fakeStore) Apply(_ context.Context, c holder.Change) error {
 
 // fakeRequests keeps requests by id, with the store's claim rules.
 type fakeRequests struct {
-	queued []dynamo.Request
+	queued []holder.Request
 	failed map[string]string
-	byID   map[string]dynamo.Request
+	byID   map[string]holder.Request
 }
 
-func (f *fakeRequests) Queue(_ context.Context, r dynamo.Request) error {
+func (f *fakeRequests) Queue(_ context.Context, r holder.Request) error {
 	f.queued = append(f.queued, r)
 	return nil
 }
 
-func (f *fakeRequests) Claim(_ context.Context, r dynamo.Request, now time.Time) (dynamo.Request, bool, error) {
+func (f *fakeRequests) Claim(_ context.Context, r holder.Request, now time.Time) (holder.Request, bool, error) {
 	if f.byID == nil {
-		f.byID = map[string]dynamo.Request{}
+		f.byID = map[string]holder.Request{}
 	}
-	if old, ok := f.byID[r.ID]; ok && !old.KeyUntil.Before(now) && !(old.Status == dynamo.RequestFailed && old.Unsent) {
+	if old, ok := f.byID[r.ID]; ok && !old.KeyUntil.Before(now) && !(old.Status == holder.RequestFailed && old.Unsent) {
 		return old, false, nil
 	}
 	f.byID[r.ID] = r
@@ -75,8 +74,8 @@ func (f *fakeRequests) Claim(_ context.Context, r dynamo.Request, now time.Time)
 }
 
 func (f *fakeRequests) Refuse(_ context.Context, id, hash, refusal string) error {
-	if r, ok := f.byID[id]; ok && r.Status == dynamo.RequestQueued && r.PayloadHash == hash {
-		r.Status, r.Refusal = dynamo.RequestRefused, refusal
+	if r, ok := f.byID[id]; ok && r.Status == holder.RequestQueued && r.PayloadHash == hash {
+		r.Status, r.Refusal = holder.RequestRefused, refusal
 		f.byID[id] = r
 	}
 	return nil
@@ -87,8 +86,8 @@ func (f *fakeRequests) Unsent(_ context.Context, id, reason string) error {
 		f.failed = map[string]string{}
 	}
 	f.failed[id] = reason
-	if r, ok := f.byID[id]; ok && r.Status == dynamo.RequestQueued {
-		r.Status, r.Error, r.Unsent = dynamo.RequestFailed, reason, true
+	if r, ok := f.byID[id]; ok && r.Status == holder.RequestQueued {
+		r.Status, r.Error, r.Unsent = holder.RequestFailed, reason, true
 		f.byID[id] = r
 	}
 	return nil
@@ -208,7 +207,7 @@ func TestSubmitWithKey(t *testing.T) {
 	}
 	// Ended requests replay without a send.
 	r := rq.byID[first.Request.ID]
-	r.Status = dynamo.RequestSucceeded
+	r.Status = holder.RequestSucceeded
 	rq.byID[first.Request.ID] = r
 	if rc, err := svc.Submit(ctx, "hk", c); err != nil || !rc.Replayed || len(q.sent) != 2 {
 		t.Fatalf("replay of a finished request: %+v %v sent %d", rc, err, len(q.sent))
@@ -245,7 +244,7 @@ func TestSubmitWithKeyRefused(t *testing.T) {
 	if _, err := svc.Submit(ctx, "hk", c); err != holder.ErrLiveCode {
 		t.Fatalf("first: %v", err)
 	}
-	if r := rq.byID[RequestIDFor("hk", "k1")]; r.Status != dynamo.RequestRefused {
+	if r := rq.byID[RequestIDFor("hk", "k1")]; r.Status != holder.RequestRefused {
 		t.Fatalf("stored %+v", r)
 	}
 	_, err := svc.Submit(ctx, "hk", c)
@@ -266,7 +265,7 @@ func TestSubmitWithKeyUnsent(t *testing.T) {
 	if e := apperr.As(err); e.Code != apperr.Overloaded || e.RetryAfter == 0 {
 		t.Fatalf("queue down: %v", err)
 	}
-	if r := rq.byID[RequestIDFor("hk", "k1")]; r.Status != dynamo.RequestFailed || !r.Unsent {
+	if r := rq.byID[RequestIDFor("hk", "k1")]; r.Status != holder.RequestFailed || !r.Unsent {
 		t.Fatalf("stored %+v", r)
 	}
 	q.err = nil
@@ -334,7 +333,7 @@ func TestWorkerBatch(t *testing.T) {
 }
 
 func TestWorkerRetriesConflictsAndIgnoresDuplicates(t *testing.T) {
-	st := &fakeStore{errs: []error{dynamo.ErrCodeTaken, dynamo.ErrStaleHolder}}
+	st := &fakeStore{errs: []error{holder.ErrCodeTaken, holder.ErrStaleHolder}}
 	rq := &fakeRequests{}
 	w := worker(st, rq)
 	if err := w.Execute(context.Background(), Message{RequestID: "r1", Kind: holder.Issue, Actor: holder.ByHolder, HolderKey: "hk"}); err != nil {
@@ -343,7 +342,7 @@ func TestWorkerRetriesConflictsAndIgnoresDuplicates(t *testing.T) {
 	if len(st.applied) != 1 || st.applied[0].NewCode != "P100000000021" {
 		t.Fatalf("after a taken code and a stale read: %+v", st.applied)
 	}
-	st.errs = []error{dynamo.ErrApplied}
+	st.errs = []error{holder.ErrApplied}
 	if err := w.Execute(context.Background(), Message{RequestID: "r2", Kind: holder.Suspend, Actor: holder.ByHolder, HolderKey: "hk"}); err != nil {
 		t.Fatalf("a duplicate: %v", err)
 	}

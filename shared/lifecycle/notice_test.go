@@ -5,7 +5,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/holder"
 )
 
@@ -28,12 +27,12 @@ func (f *fakeNotifier) CodeChanged(_ context.Context, hk, phone, requestID strin
 // statusOf answers a request's status from a map.
 type statusOf map[string]string
 
-func (s statusOf) Get(_ context.Context, id string) (dynamo.Request, error) {
+func (s statusOf) Get(_ context.Context, id string) (holder.Request, error) {
 	st, ok := s[id]
 	if !ok {
-		return dynamo.Request{}, dynamo.ErrNoRequest
+		return holder.Request{}, holder.ErrNoRequest
 	}
-	return dynamo.Request{ID: id, Status: st}, nil
+	return holder.Request{ID: id, Status: st}, nil
 }
 
 // Every change applied queues the holder's notice, and so does every
@@ -62,7 +61,7 @@ func TestWorkerNotifiesEveryChange(t *testing.T) {
 	if err := w.Execute(ctx, suspend); !errors.Is(err, ErrNotice) {
 		t.Fatalf("a lost notice must be retried: %v", err)
 	}
-	status["r2"] = dynamo.RequestSucceeded
+	status["r2"] = holder.RequestSucceeded
 	if err := w.Execute(ctx, suspend); err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +70,7 @@ func TestWorkerNotifiesEveryChange(t *testing.T) {
 	}
 
 	// The transaction finds the request done (ErrApplied): noticed again.
-	st.errs = []error{dynamo.ErrApplied}
+	st.errs = []error{holder.ErrApplied}
 	if err := w.Execute(ctx, Message{RequestID: "r3", Kind: holder.Update, Actor: holder.ByHolder, HolderKey: "hk"}); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +79,7 @@ func TestWorkerNotifiesEveryChange(t *testing.T) {
 	}
 
 	// A command refused outright (its request failed): no notice.
-	status["r4"] = dynamo.RequestFailed
+	status["r4"] = holder.RequestFailed
 	if err := w.Execute(ctx, Message{RequestID: "r4", Kind: holder.Suspend, Actor: holder.ByHolder, HolderKey: "hk"}); err != nil {
 		t.Fatal(err)
 	}

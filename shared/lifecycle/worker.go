@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/pccc/pccc/shared/apperr"
-	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/holder"
 	"github.com/pccc/pccc/shared/sqsbatch"
 )
@@ -37,7 +36,7 @@ type ChangeNotifier interface {
 
 // RequestReader reads a request (dynamo.RequestStore).
 type RequestReader interface {
-	Get(ctx context.Context, id string) (dynamo.Request, error)
+	Get(ctx context.Context, id string) (holder.Request, error)
 }
 
 // ErrNotice is a change applied whose notice could not be queued: the
@@ -116,7 +115,7 @@ func (w *Worker) Execute(ctx context.Context, m Message) error {
 		h, err := w.Store.Holder(ctx, m.HolderKey)
 		var cur *holder.Record
 		switch {
-		case errors.Is(err, dynamo.ErrNoHolder):
+		case errors.Is(err, holder.ErrNoHolder):
 			h = holder.Stored{Key: m.HolderKey}
 		case err != nil:
 			return err
@@ -156,10 +155,10 @@ func (w *Worker) Execute(ctx context.Context, m Message) error {
 		case err == nil:
 			w.Log.InfoContext(ctx, "command applied", "requestId", m.RequestID, "kind", string(m.Kind), "status", string(next.Status))
 			return w.notice(ctx, noticePhone(h, c.New, m.Kind), m)
-		case errors.Is(err, dynamo.ErrApplied):
+		case errors.Is(err, holder.ErrApplied):
 			w.Log.InfoContext(ctx, "command already applied", "requestId", m.RequestID, "kind", string(m.Kind))
 			return w.notice(ctx, h.Sealed[holder.FieldPhone], m)
-		case errors.Is(err, dynamo.ErrCodeTaken), errors.Is(err, dynamo.ErrStaleHolder), errors.Is(err, dynamo.ErrAlreadyIssued):
+		case errors.Is(err, holder.ErrCodeTaken), errors.Is(err, holder.ErrStaleHolder), errors.Is(err, holder.ErrAlreadyIssued):
 			continue // read again and decide again
 		default:
 			return err
@@ -197,13 +196,13 @@ func (w *Worker) noticeIfSucceeded(ctx context.Context, h holder.Stored, m Messa
 		return nil
 	}
 	r, err := w.Status.Get(ctx, m.RequestID)
-	if errors.Is(err, dynamo.ErrNoRequest) {
+	if errors.Is(err, holder.ErrNoRequest) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("%w: read request: %w", ErrNotice, err)
 	}
-	if r.Status != dynamo.RequestSucceeded {
+	if r.Status != holder.RequestSucceeded {
 		return nil
 	}
 	return w.notice(ctx, h.Sealed[holder.FieldPhone], m)

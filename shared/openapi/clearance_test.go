@@ -48,14 +48,14 @@ func (s checkTable) CodeOwner(_ context.Context, code string) (string, string, e
 	if code == s.holder.Code {
 		return s.holder.Key, dynamo.CodeLive, nil
 	}
-	return "", "", dynamo.ErrNoHolder
+	return "", "", holder.ErrNoHolder
 }
 
 func (s checkTable) Holder(_ context.Context, hk string) (dynamo.Holder, error) {
 	if hk == s.holder.Key {
 		return s.holder, nil
 	}
-	return dynamo.Holder{}, dynamo.ErrNoHolder
+	return dynamo.Holder{}, holder.ErrNoHolder
 }
 
 // plainSealer seals nothing: a sealed value is its plaintext.

@@ -25,7 +25,6 @@ import (
 	"github.com/pccc/pccc/shared/codeapi"
 	"github.com/pccc/pccc/shared/declaration"
 	"github.com/pccc/pccc/shared/declarationapi"
-	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/holder"
 	"github.com/pccc/pccc/shared/httpapi"
 	"github.com/pccc/pccc/shared/identity"
@@ -468,11 +467,11 @@ func TestEnumsMatchCode(t *testing.T) {
 		{"Carrier", enum(t, schema(t, d, "Carrier")), otp.Carriers},
 		{"Reason", enum(t, schema(t, d, "Reason")), codeapi.Reasons},
 		{"Verification.nextStep", enum(t, prop("Verification", "nextStep")), strs(identity.StepSMS)},
-		{"Accepted.status", enum(t, prop("Accepted", "status")), []string{dynamo.RequestQueued}},
+		{"Accepted.status", enum(t, prop("Accepted", "status")), []string{holder.RequestQueued}},
 		{"Code.status", enum(t, prop("Code", "status")), strs(holder.Active, holder.Suspended, holder.Cancelled, holder.Expired)},
 		{"Code.suspendedBy", enum(t, prop("Code", "suspendedBy")), strs(holder.ByHolder, holder.ByAuthority)},
 		{"Request.kind", enum(t, prop("Request", "kind")), strs(holderKinds...)},
-		{"Request.status", enum(t, prop("Request", "status")), []string{dynamo.RequestQueued, dynamo.RequestProcessing, dynamo.RequestSucceeded, dynamo.RequestFailed}},
+		{"Request.status", enum(t, prop("Request", "status")), []string{holder.RequestQueued, holder.RequestProcessing, holder.RequestSucceeded, holder.RequestFailed}},
 		{"CheckResult.result", enum(t, prop("CheckResult", "result")), []string{clearance.Match, clearance.Mismatch}},
 		{"DeclarationStatus", enum(t, schema(t, d, "DeclarationStatus")), strs(declaration.Statuses()...)},
 	}
