@@ -24,12 +24,12 @@ import (
 	"github.com/pccc/pccc/infra/localrun"
 	"github.com/pccc/pccc/infra/localstack"
 	"github.com/pccc/pccc/infra/sim"
-	"github.com/pccc/pccc/shared/admission"
 	"github.com/pccc/pccc/shared/awsclient"
 	"github.com/pccc/pccc/shared/campaignapi"
 	"github.com/pccc/pccc/shared/keyring"
 	"github.com/pccc/pccc/shared/platform"
 	"github.com/pccc/pccc/shared/session"
+	"github.com/pccc/pccc/shared/sqsqueue"
 )
 
 // Table and queue names the runner gives the template's resources.
@@ -468,7 +468,7 @@ func (s *System) QueueURL(ctx context.Context, name string) (string, error) {
 // Depth is the command queue's backlog: visible and in flight.
 func (s *System) Depth(ctx context.Context, url string) (int, error) {
 	// The same reading admission control makes.
-	return (&admission.SQSDepth{SQS: s.Clients.SQS, QueueURL: url}).Depth(ctx)
+	return (&sqsqueue.Depth{SQS: s.Clients.SQS, QueueURL: url}).Depth(ctx)
 }
 
 // IssueBody is a valid issue body with synthetic details.

@@ -21,17 +21,10 @@ package admission
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"math"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/pccc/pccc/shared/apperr"
 )
@@ -443,44 +436,6 @@ func Wait(pos int, rate float64) time.Duration {
 func Position(pos0 int, queuedAt, now time.Time, rate float64) int {
 	drained := int(math.Floor(now.Sub(queuedAt).Seconds() * rate))
 	return max(1, pos0-drained)
-}
-
-// AttributesAPI is the part of the SQS client SQSDepth uses.
-type AttributesAPI interface {
-	GetQueueAttributes(context.Context, *sqs.GetQueueAttributesInput, ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
-}
-
-// SQSDepth reads a queue's depth: visible messages plus those being worked
-// on.
-type SQSDepth struct {
-	SQS      AttributesAPI
-	QueueURL string
-}
-
-// Depth implements Depth.
-func (q *SQSDepth) Depth(ctx context.Context) (int, error) {
-	out, err := q.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl: aws.String(q.QueueURL),
-		AttributeNames: []sqstypes.QueueAttributeName{
-			sqstypes.QueueAttributeNameApproximateNumberOfMessages,
-			sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
-		},
-	})
-	if err != nil {
-		return 0, fmt.Errorf("queue depth: %w", err)
-	}
-	total := 0
-	for _, name := range []sqstypes.QueueAttributeName{
-		sqstypes.QueueAttributeNameApproximateNumberOfMessages,
-		sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
-	} {
-		n, err := strconv.Atoi(out.Attributes[string(name)])
-		if err != nil {
-			return 0, errors.New("queue depth: attribute missing or not a number")
-		}
-		total += n
-	}
-	return total, nil
 }
 
 type positionKey struct{}

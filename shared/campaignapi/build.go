@@ -23,7 +23,7 @@ import (
 	"github.com/pccc/pccc/shared/platform"
 	"github.com/pccc/pccc/shared/s3store"
 	"github.com/pccc/pccc/shared/sms"
-	"github.com/pccc/pccc/shared/sqsbatch"
+	"github.com/pccc/pccc/shared/sqsqueue"
 )
 
 // S3Lists is the campaign bucket (Lists).
@@ -77,7 +77,7 @@ func (p *S3Presigner) GetURL(ctx context.Context, key string, ttl time.Duration)
 
 // SQSAPI is the part of the SQS client the senders use.
 type SQSAPI interface {
-	sqsbatch.BatchAPI
+	sqsqueue.BatchAPI
 	SendMessage(context.Context, *sqs.SendMessageInput, ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
 }
 
@@ -92,7 +92,7 @@ type SQSSender struct {
 // Send implements Sender.
 func (q *SQSSender) Send(ctx context.Context, bodies []string, delay time.Duration) error {
 	if delay <= 0 {
-		return sqsbatch.SendBatch(ctx, q.SQS, q.QueueURL, bodies, 0)
+		return sqsqueue.SendBatch(ctx, q.SQS, q.QueueURL, bodies, 0)
 	}
 	for _, b := range bodies {
 		_, err := q.SQS.SendMessage(ctx, &sqs.SendMessageInput{
@@ -257,7 +257,7 @@ func BuildWorker(ctx context.Context, d platform.Deps) (any, error) {
 			r := float64(max(1, c.RatePerSecond))
 			return dynamo.NewSMSBucket(db, table, "campaign-"+c.ID, r, max(1, r), now)
 		},
-		Backlog: &admission.SQSDepth{SQS: d.AWS.SQS, QueueURL: cmdq}, YieldBacklog: yield,
+		Backlog: &sqsqueue.Depth{SQS: d.AWS.SQS, QueueURL: cmdq}, YieldBacklog: yield,
 		Arrivals: PublicRate{Limiter: dynamo.NewLimiter(db, table, now)}, YieldRate: float64(yieldRate),
 		Wait: wait, FailureShare: s.share,
 		Policy: codeapi.Policy(d), NewCode: func() (string, error) { return codes.New(nil) },

@@ -55,7 +55,7 @@ type Bucket interface {
 	Take(ctx context.Context, want int, reserve float64) (int, time.Duration, error)
 }
 
-// Depth is the public command queue's backlog (admission.SQSDepth).
+// Depth is the public command queue's backlog (sqsqueue.Depth).
 type Depth interface {
 	Depth(ctx context.Context) (int, error)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/pccc/pccc/shared/sealer"
 	"github.com/pccc/pccc/shared/session"
 	"github.com/pccc/pccc/shared/sms"
+	"github.com/pccc/pccc/shared/sqsqueue"
 )
 
 // Policy is the code policy from the configuration.
@@ -102,14 +103,14 @@ func (p *parts) service() (*lifecycle.Service, error) {
 	}
 	cfg := p.d.Config
 	p.gate = &admission.Gate{
-		Depth:     &admission.SQSDepth{SQS: p.d.AWS.SQS, QueueURL: url},
+		Depth:     &sqsqueue.Depth{SQS: p.d.AWS.SQS, QueueURL: url},
 		DrainRate: float64(cfg.WorkerRate), MaxWait: cfg.AdmitMaxWait, MaxLatency: cfg.AdmitMaxLatency,
 		Leases: dynamo.NewLimiter(p.d.AWS.DynamoDB, cfg.TableName, p.now), MaxRate: float64(cfg.AdmitMaxRate),
 		Now: p.now,
 	}
 	return &lifecycle.Service{
 		Holders: p.codes, Requests: p.requests, Sealer: p.sealer, Policy: Policy(p.d), Now: p.now, KeyTTL: cfg.IdempotencyTTL,
-		Queue: &lifecycle.SQSQueue{SQS: p.d.AWS.SQS, QueueURL: url},
+		Queue: &sqsqueue.Sender[lifecycle.Message]{SQS: p.d.AWS.SQS, QueueURL: url, What: "command"},
 	}, nil
 }
 
@@ -237,7 +238,7 @@ func BuildExpiry(ctx context.Context, d platform.Deps) (any, error) {
 	db, table := d.AWS.DynamoDB, d.Config.TableName
 	e := &lifecycle.Expirer{
 		Index: dynamo.NewCodeStore(db, table, dynamo.NewStats(db, table)),
-		Queue: &lifecycle.SQSQueue{SQS: d.AWS.SQS, QueueURL: url},
+		Queue: &sqsqueue.Sender[lifecycle.Message]{SQS: d.AWS.SQS, QueueURL: url, What: "command"},
 		Now:   now, Lookback: lookback, Log: d.Log,
 	}
 	return e.Handle, nil

@@ -17,6 +17,7 @@ import (
 	"github.com/pccc/pccc/shared/platform"
 	"github.com/pccc/pccc/shared/session"
 	"github.com/pccc/pccc/shared/sms"
+	"github.com/pccc/pccc/shared/sqsqueue"
 )
 
 // policy reads the declaration policy; a bad setting fails the cold start.
@@ -86,7 +87,7 @@ func BuildHolder(ctx context.Context, d platform.Deps) (any, error) {
 		if url == "" || d.AWS.SQS == nil {
 			return nil, errors.New("declarations: DECLARATION_DENIAL_SUSPENDS needs COMMAND_QUEUE_URL and an SQS client")
 		}
-		svc.Queue = &lifecycle.SQSQueue{SQS: d.AWS.SQS, QueueURL: url}
+		svc.Queue = &sqsqueue.Sender[lifecycle.Message]{SQS: d.AWS.SQS, QueueURL: url, What: "command"}
 	}
 	holder := func(ep session.HolderEndpoint) httpapi.Endpoint { return session.RequireHolder(iss, ep) }
 	return httpapi.Handler(d.Log, httpapi.Routes{

@@ -18,6 +18,7 @@ import (
 	"github.com/pccc/pccc/shared/platform"
 	"github.com/pccc/pccc/shared/session"
 	"github.com/pccc/pccc/shared/sms"
+	"github.com/pccc/pccc/shared/sqsqueue"
 )
 
 // Route keys of the SMS step (API.md steps 2 and 3).
@@ -181,7 +182,7 @@ func NewPhoneStep(d platform.Deps) (*identity.PhoneStep, error) {
 	var gate identity.Admission
 	if url := d.Getenv("CODE_QUEUE_URL"); url != "" && d.AWS.SQS != nil {
 		gate = &admission.Gate{
-			Depth:     &admission.SQSDepth{SQS: d.AWS.SQS, QueueURL: url},
+			Depth:     &sqsqueue.Depth{SQS: d.AWS.SQS, QueueURL: url},
 			DrainRate: float64(cfg.SMSRate), MaxWait: cfg.SMSAdmitMaxWait, Now: now,
 			// The commands' bound on the accept path's own latency
 			// (ADMIT_MAX_LATENCY): when the table is too slow for the

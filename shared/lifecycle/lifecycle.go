@@ -22,9 +22,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-
 	"github.com/pccc/pccc/shared/admission"
 	"github.com/pccc/pccc/shared/apperr"
 	"github.com/pccc/pccc/shared/holder"
@@ -84,7 +81,7 @@ type Requests interface {
 	Unsent(ctx context.Context, id, reason string) error
 }
 
-// Queue puts a command on the command queue.
+// Queue puts a command on the command queue (sqsqueue.Sender).
 type Queue interface {
 	Send(ctx context.Context, m Message) error
 }
@@ -310,30 +307,4 @@ func NewRequestID() (string, error) {
 		return "", fmt.Errorf("request id: %w", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b[:]), nil
-}
-
-// SendAPI is the part of the SQS client the queue uses.
-type SendAPI interface {
-	SendMessage(context.Context, *sqs.SendMessageInput, ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
-}
-
-// SQSQueue is the command queue.
-type SQSQueue struct {
-	SQS      SendAPI
-	QueueURL string
-}
-
-var _ Queue = (*SQSQueue)(nil)
-
-// Send implements Queue.
-func (q *SQSQueue) Send(ctx context.Context, m Message) error {
-	body, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	_, err = q.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(q.QueueURL), MessageBody: aws.String(string(body))})
-	if err != nil {
-		return fmt.Errorf("send command: %w", err)
-	}
-	return nil
 }
