@@ -21,7 +21,6 @@ import (
 	"github.com/pccc/pccc/shared/platform"
 	"github.com/pccc/pccc/shared/sms"
 	"github.com/pccc/pccc/shared/statsapi"
-	"github.com/pccc/pccc/shared/statsexport"
 )
 
 // Registry maps a function folder name to its builder.
@@ -46,7 +45,7 @@ var Registry = map[string]platform.Builder{
 	"declarationfile":   declarationapi.BuildBroker,
 	"declarationholder": declarationapi.BuildHolder,
 
-	"statsexport":    statsexport.Build,
+	"statsexport":    statsapi.BuildExport,
 	"authoritystats": statsapi.Build,
 
 	"authoritycampaigns": campaignapi.BuildAPI,

@@ -4,7 +4,7 @@ package main
 
 import (
 	"github.com/pccc/pccc/shared/platform"
-	"github.com/pccc/pccc/shared/statsexport"
+	"github.com/pccc/pccc/shared/statsapi"
 )
 
-func main() { platform.Main("statsexport", statsexport.Build) }
+func main() { platform.Main("statsexport", statsapi.BuildExport) }

@@ -2,7 +2,8 @@
 // on demand: GET /v1/authority/stats for authority API keys, and the
 // operator's pccc-authority stats (infra/authority), both through Query
 // and Render, so the two and the daily files (shared/statsexport) give the
-// same figures in the same bytes.
+// same figures in the same bytes. It also builds the daily export's
+// function (BuildExport).
 package statsapi
 
 import (

@@ -1,4 +1,4 @@
-package statsexport
+package statsapi
 
 import (
 	"context"
@@ -9,12 +9,15 @@ import (
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/platform"
 	"github.com/pccc/pccc/shared/s3store"
+	"github.com/pccc/pccc/shared/statsexport"
 )
 
-// Build builds the daily export (StatsExportFunction). STATS_BUCKET names
-// the export bucket; STATS_EXPORT_LOOKBACK_DAYS (default 7) is how many
-// days up to yesterday each run makes sure are exported.
-func Build(ctx context.Context, d platform.Deps) (any, error) {
+// BuildExport builds the daily export (StatsExportFunction): a
+// statsexport.Exporter on the statistics' counters and the export bucket.
+// STATS_BUCKET names the export bucket; STATS_EXPORT_LOOKBACK_DAYS
+// (default 7) is how many days up to yesterday each run makes sure are
+// exported.
+func BuildExport(ctx context.Context, d platform.Deps) (any, error) {
 	if d.Log == nil || d.AWS == nil || d.AWS.DynamoDB == nil || d.AWS.S3 == nil {
 		return nil, errors.New("stats export: logger, DynamoDB and S3 clients are required")
 	}
@@ -34,7 +37,7 @@ func Build(ctx context.Context, d platform.Deps) (any, error) {
 	if now == nil {
 		now = time.Now
 	}
-	e := &Exporter{
+	e := &statsexport.Exporter{
 		Stats:  dynamo.NewStats(d.AWS.DynamoDB, d.Config.TableName),
 		Bucket: &s3store.Bucket{S3: d.AWS.S3, Name: bucket},
 		Now:    now, Lookback: lookback, Log: d.Log,
