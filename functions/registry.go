@@ -19,7 +19,7 @@ import (
 	"github.com/pccc/pccc/shared/identityapi"
 	"github.com/pccc/pccc/shared/openapi"
 	"github.com/pccc/pccc/shared/platform"
-	"github.com/pccc/pccc/shared/sms"
+	"github.com/pccc/pccc/shared/smsapi"
 	"github.com/pccc/pccc/shared/statsapi"
 )
 
@@ -28,7 +28,7 @@ var Registry = map[string]platform.Builder{
 	"realname":   identityapi.BuildRealName,
 	"smscode":    identityapi.BuildSendCode,
 	"smsconfirm": identityapi.BuildConfirmCode,
-	"smssender":  sms.BuildSender,
+	"smssender":  smsapi.BuildSender,
 
 	"codeissue":     codeapi.BuildIssue,
 	"codereissue":   codeapi.BuildReissue,

@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/pccc/pccc/shared/platform"
-	"github.com/pccc/pccc/shared/sms"
+	"github.com/pccc/pccc/shared/smsapi"
 )
 
-func main() { platform.Main("smssender", sms.BuildSender) }
+func main() { platform.Main("smssender", smsapi.BuildSender) }

@@ -454,7 +454,7 @@ func publishesSNS(f *ssa.Function) bool {
 }
 
 // callsListed reports whether f calls a store method of dynamo.Accesses
-// (whose input it then sends, as sms.Counts sends Stats.UpdateInputs).
+// (whose input it then sends, as a caller of Stats.UpdateInputs does).
 func callsListed(f *ssa.Function) bool {
 	for _, b := range f.Blocks {
 		for _, instr := range b.Instrs {

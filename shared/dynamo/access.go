@@ -138,6 +138,8 @@ var Accesses = map[string][]Access{
 	"Stats.UpdateInputs": {update("STAT#")},
 	"Stats.update":       {update("STAT#")},
 	"Stats.Read":         {{Action: "BatchGetItem", Prefix: "STAT#"}},
+	// Counts on their own (sms.Counts): UpdateInputs, sent.
+	"StatsCounter.Add": {update("STAT#")},
 
 	// Put also counts the verification (Stats.Items); Unmatched counts
 	// alone (Stats.UpdateInputs).

@@ -118,7 +118,7 @@ func (st *DeclarationStore) File(ctx context.Context, d declaration.Declaration)
 	// count is what lapsed.
 	adds := Plus(d.FiledAt, stats.DeclarationsFiled)
 	if d.Status == declaration.Pending {
-		adds = append(adds, Add{At: d.ConfirmBy, Kind: stats.DeclarationsExpired, N: 1})
+		adds = append(adds, stats.Add{At: d.ConfirmBy, Kind: stats.DeclarationsExpired, N: 1})
 	}
 	put := []types.TransactWriteItem{{Put: &types.Put{
 		TableName: aws.String(st.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)"),
@@ -199,7 +199,7 @@ func (st *DeclarationStore) Decide(ctx context.Context, d declaration.Declaratio
 	}
 	// Decided in time: it will not lapse, so its provisional count at the
 	// deadline is taken back.
-	adds := []Add{{At: now, Kind: kind, N: 1}, {At: d.ConfirmBy, Kind: stats.DeclarationsExpired, N: -1}}
+	adds := []stats.Add{{At: now, Kind: kind, N: 1}, {At: d.ConfirmBy, Kind: stats.DeclarationsExpired, N: -1}}
 	err := transact(ctx, st.db, items, func() []types.TransactWriteItem { return st.stats.Items(adds...) })
 	for i := range items {
 		if conditionFailed(err, i) {

@@ -51,19 +51,11 @@ func statKey(day string, shard int) map[string]types.AttributeValue {
 // HourAttr is the attribute of kind's counter in hour h of the day.
 func HourAttr(k stats.Kind, h int) string { return fmt.Sprintf("%s@%02d", k, h) }
 
-// Add is n added to a kind's counter at a time (n may be negative: a
-// provisional count taken back).
-type Add struct {
-	At   time.Time
-	Kind stats.Kind
-	N    int64
-}
-
 // Plus is one of each kind at t.
-func Plus(t time.Time, kinds ...stats.Kind) []Add {
-	out := make([]Add, len(kinds))
+func Plus(t time.Time, kinds ...stats.Kind) []stats.Add {
+	out := make([]stats.Add, len(kinds))
 	for i, k := range kinds {
-		out[i] = Add{At: t, Kind: k, N: 1}
+		out[i] = stats.Add{At: t, Kind: k, N: 1}
 	}
 	return out
 }
@@ -73,7 +65,7 @@ func Plus(t time.Time, kinds ...stats.Kind) []Add {
 // shard picked at random. Put them in the same TransactWriteItems as the
 // change they count, so the count and the change commit together or not
 // at all.
-func (st *Stats) Items(adds ...Add) []types.TransactWriteItem {
+func (st *Stats) Items(adds ...stats.Add) []types.TransactWriteItem {
 	byDay := map[string]map[string]int64{}
 	var days []string
 	for _, a := range adds {
@@ -162,7 +154,7 @@ func conflicted(err error) bool {
 // UpdateInputs are Items as single UpdateItem calls, for a count that
 // goes with no other write (a real-name check the bureau did not match
 // changes nothing else).
-func (st *Stats) UpdateInputs(adds ...Add) []*dynamodb.UpdateItemInput {
+func (st *Stats) UpdateInputs(adds ...stats.Add) []*dynamodb.UpdateItemInput {
 	var out []*dynamodb.UpdateItemInput
 	for _, it := range st.Items(adds...) {
 		u := it.Update
@@ -172,6 +164,37 @@ func (st *Stats) UpdateInputs(adds ...Add) []*dynamodb.UpdateItemInput {
 		})
 	}
 	return out
+}
+
+// StatsCounterAPI is the part of the DynamoDB client a StatsCounter uses.
+type StatsCounterAPI interface {
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+}
+
+// StatsCounter adds to the counters on their own, for a count that goes
+// with no write of ours (an SMS sent: the provider's call is the event):
+// one UpdateItem a day (UpdateInputs).
+type StatsCounter struct {
+	db    StatsCounterAPI
+	stats *Stats
+}
+
+// NewStatsCounter returns the counter of the statistics on table.
+func NewStatsCounter(db StatsCounterAPI, table string) *StatsCounter {
+	return &StatsCounter{db: db, stats: NewStats(nil, table)}
+}
+
+// Add makes the additions. A write that fails does not keep the others
+// from being made; the failures come back joined, as the client said
+// them.
+func (c *StatsCounter) Add(ctx context.Context, adds ...stats.Add) error {
+	var errs []error
+	for _, in := range c.stats.UpdateInputs(adds...) {
+		if _, err := c.db.UpdateItem(ctx, in); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Read returns the counts of each day, in order, adding up the shards,

@@ -92,7 +92,7 @@ func TestStatsItemsOnePerDay(t *testing.T) {
 	st := NewStats(db, table)
 	ctx := context.Background()
 	at := time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC) // 10:00 KST
-	adds := []Add{
+	adds := []stats.Add{
 		{At: at, Kind: stats.DeclarationsFiled, N: 1},
 		{At: at.Add(2 * time.Hour), Kind: stats.DeclarationsExpired, N: 1},
 		{At: at.Add(24 * time.Hour), Kind: stats.DeclarationsExpired, N: 1},
@@ -104,7 +104,7 @@ func TestStatsItemsOnePerDay(t *testing.T) {
 	if _, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
 		t.Fatal(err)
 	}
-	for _, in := range st.UpdateInputs(Add{At: at.Add(2 * time.Hour), Kind: stats.DeclarationsExpired, N: -1}) {
+	for _, in := range st.UpdateInputs(stats.Add{At: at.Add(2 * time.Hour), Kind: stats.DeclarationsExpired, N: -1}) {
 		if _, err := db.UpdateItem(ctx, in); err != nil {
 			t.Fatal(err)
 		}
@@ -119,6 +119,27 @@ func TestStatsItemsOnePerDay(t *testing.T) {
 		t.Errorf("day 1: %+v", d)
 	}
 	if got[1].Counts[stats.DeclarationsExpired] != 1 || got[1].Hours[10][stats.DeclarationsExpired] != 1 {
+		t.Errorf("day 2: %+v", got[1])
+	}
+}
+
+func TestStatsCounterAddsOnItsOwn(t *testing.T) {
+	db := localDynamo(t)
+	ctx := context.Background()
+	at := time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC) // 10:00 KST
+	c := NewStatsCounter(db, table)
+	if err := c.Add(ctx, stats.Add{At: at, Kind: stats.SMSCodesSent, N: 1}, stats.Add{At: at, Kind: stats.SMSParts, N: 2},
+		stats.Add{At: at.Add(24 * time.Hour), Kind: stats.SMSNoticesSent, N: 1}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := NewStats(db, table).Read(ctx, []string{"2026-12-01", "2026-12-02"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := got[0]; d.Counts[stats.SMSCodesSent] != 1 || d.Counts[stats.SMSParts] != 2 || d.Hours[10][stats.SMSParts] != 2 {
+		t.Errorf("day 1: %+v", d)
+	}
+	if got[1].Counts[stats.SMSNoticesSent] != 1 {
 		t.Errorf("day 2: %+v", got[1])
 	}
 }

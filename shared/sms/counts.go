@@ -5,15 +5,14 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/stats"
 )
 
-// UpdateAPI is the part of the DynamoDB client the counts use.
-type UpdateAPI interface {
-	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+// Counter adds to the statistics' counters on their own, outside any other
+// write (dynamo.StatsCounter); a write that fails keeps none of the others
+// from being made, and the error says which failed.
+type Counter interface {
+	Add(ctx context.Context, adds ...stats.Add) error
 }
 
 // Counts adds the SMS figures of shared/stats (codes sent, codes dropped
@@ -23,10 +22,9 @@ type UpdateAPI interface {
 // the send: a message sent twice by a redelivery is counted, and billed,
 // twice; a count that fails is logged, not retried (the SMS went out).
 type Counts struct {
-	Stats *dynamo.Stats
-	DB    UpdateAPI
-	Now   func() time.Time
-	Log   *slog.Logger
+	Counter Counter
+	Now     func() time.Time
+	Log     *slog.Logger
 }
 
 var (
@@ -36,18 +34,18 @@ var (
 
 // Adds are the additions a fact makes (none for failures, duplicates,
 // deferrals and drops: nothing was sent or billed).
-func Adds(f Fact, at time.Time) []dynamo.Add {
-	var adds []dynamo.Add
+func Adds(f Fact, at time.Time) []stats.Add {
+	var adds []stats.Add
 	switch {
 	case f.Outcome == OutcomeSent && f.Kind == PriorityCode:
-		adds = append(adds, dynamo.Add{At: at, Kind: stats.SMSCodesSent, N: 1})
+		adds = append(adds, stats.Add{At: at, Kind: stats.SMSCodesSent, N: 1})
 	case f.Outcome == OutcomeSent:
-		adds = append(adds, dynamo.Add{At: at, Kind: stats.SMSNoticesSent, N: 1})
+		adds = append(adds, stats.Add{At: at, Kind: stats.SMSNoticesSent, N: 1})
 	case f.Outcome == OutcomeLate:
-		adds = append(adds, dynamo.Add{At: at, Kind: stats.SMSCodesDroppedLate, N: 1})
+		adds = append(adds, stats.Add{At: at, Kind: stats.SMSCodesDroppedLate, N: 1})
 	}
 	if f.Outcome == OutcomeSent && f.Parts > 0 {
-		adds = append(adds, dynamo.Add{At: at, Kind: stats.SMSParts, N: int64(f.Parts)})
+		adds = append(adds, stats.Add{At: at, Kind: stats.SMSParts, N: int64(f.Parts)})
 	}
 	return adds
 }
@@ -58,10 +56,8 @@ func (c *Counts) Record(ctx context.Context, f Fact) {
 	if len(adds) == 0 {
 		return
 	}
-	for _, in := range c.Stats.UpdateInputs(adds...) {
-		if _, err := c.DB.UpdateItem(ctx, in); err != nil {
-			c.Log.WarnContext(ctx, "sms count lost", "kind", f.Kind.String(), "outcome", f.Outcome, "err", err.Error())
-		}
+	if err := c.Counter.Add(ctx, adds...); err != nil {
+		c.Log.WarnContext(ctx, "sms count lost", "kind", f.Kind.String(), "outcome", f.Outcome, "err", err.Error())
 	}
 }
 
@@ -69,16 +65,14 @@ func (c *Counts) Record(ctx context.Context, f Fact) {
 // sends, at the provider's rate, would otherwise each cost one).
 func (c *Counts) RecordAll(ctx context.Context, facts []Fact) {
 	at := c.Now()
-	var adds []dynamo.Add
+	var adds []stats.Add
 	for _, f := range facts {
 		adds = append(adds, Adds(f, at)...)
 	}
 	if len(adds) == 0 {
 		return
 	}
-	for _, in := range c.Stats.UpdateInputs(adds...) {
-		if _, err := c.DB.UpdateItem(ctx, in); err != nil {
-			c.Log.WarnContext(ctx, "sms counts lost", "facts", len(facts), "err", err.Error())
-		}
+	if err := c.Counter.Add(ctx, adds...); err != nil {
+		c.Log.WarnContext(ctx, "sms counts lost", "facts", len(facts), "err", err.Error())
 	}
 }

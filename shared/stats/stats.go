@@ -148,6 +148,15 @@ func Hour(t time.Time) int { return t.In(Korea).Hour() }
 // Figures are counts by kind; a kind not in the map is zero.
 type Figures map[Kind]int64
 
+// Add is n added to a kind's counter at a time (n may be negative: a
+// provisional count taken back). The counters (dynamo.Stats) make the
+// additions; what adds what is the domain's (sms.Adds, ...).
+type Add struct {
+	At   time.Time
+	Kind Kind
+	N    int64
+}
+
 // Daily is one day's counts, and the same counts hour by hour (Korean
 // hours; each kind's hours add up to its day).
 type Daily struct {

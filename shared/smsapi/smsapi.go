@@ -1,4 +1,9 @@
-package sms
+// Package smsapi builds the SMS sender function (SmsSenderFunction): the
+// sms.Sender behind the code queue and the notice queue, with its provider
+// (SNS, or an HTTP gateway), the outboxes it puts notices back on, and the
+// stores and counters of shared/dynamo it keeps its state in. The sending
+// and its rules are shared/sms's; this is the wiring.
+package smsapi
 
 import (
 	"context"
@@ -8,35 +13,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/platform"
+	"github.com/pccc/pccc/shared/sms"
 	"github.com/pccc/pccc/shared/sqsbatch"
 )
-
-// BucketName is the provider's token bucket in the table (SMSRATE#sms).
-const BucketName = "sms"
-
-// A failed code's retry: after CodeRetryBase, doubling with each receive,
-// at most CodeRetryMax; the five receives of the template's redrive policy
-// are spent within a minute, well inside the code's three.
-const (
-	CodeRetryBase = 2 * time.Second
-	CodeRetryMax  = 30 * time.Second
-)
-
-var doubling = sqsbatch.Doubling(CodeRetryBase, CodeRetryMax)
-
-// CodeBackoff is a failed code's wait before its retry; an unreadable
-// message, which no retry mends, keeps the queue's visibility timeout.
-func CodeBackoff(m events.SQSMessage, err error) time.Duration {
-	if errors.Is(err, errPoison) {
-		return 0
-	}
-	return doubling(m, err)
-}
 
 // BuildSender builds the SQS-triggered sender, behind the code queue and
 // the notice queue. SMS_MAX_RECEIVES is the queues' maxReceiveCount;
@@ -61,22 +44,22 @@ func BuildSender(ctx context.Context, d platform.Deps) (any, error) {
 	if noticeQueue == "" || d.AWS.SQS == nil {
 		return nil, errors.New("NOTICE_QUEUE_URL (where notices wait for their share of the rate) and an SQS client are required")
 	}
-	var provider Provider
+	var provider sms.Provider
 	kind := d.Getenv("SMS_PROVIDER")
 	switch {
-	case kind == ProviderGateway && d.Getenv("SMS_HTTP_URL") != "":
-		provider = &HTTPProvider{URL: d.Getenv("SMS_HTTP_URL"), HTTP: d.HTTP, Timeout: 5 * time.Second}
+	case kind == sms.ProviderGateway && d.Getenv("SMS_HTTP_URL") != "":
+		provider = &sms.HTTPProvider{URL: d.Getenv("SMS_HTTP_URL"), HTTP: d.HTTP, Timeout: 5 * time.Second}
 	case cfg.Local():
 		base := strings.TrimRight(d.Getenv("PCCC_LOCAL_URL"), "/")
 		if base == "" {
 			return nil, errors.New("PCCC_LOCAL_URL is required in local runs")
 		}
 		// Counted as a Korean gateway: the stricter of the two.
-		provider, kind = &HTTPProvider{URL: base + "/_local/sms", HTTP: d.HTTP, Timeout: 2 * time.Second}, ProviderGateway
-	case kind == ProviderGateway:
+		provider, kind = &sms.HTTPProvider{URL: base + "/_local/sms", HTTP: d.HTTP, Timeout: 2 * time.Second}, sms.ProviderGateway
+	case kind == sms.ProviderGateway:
 		return nil, errors.New("SMS_PROVIDER http needs SMS_HTTP_URL")
-	case kind == "" || kind == ProviderAWS:
-		provider, kind = &SNSProvider{SNS: sns.NewFromConfig(d.AWS.AWS), SenderID: d.Getenv("SMS_SENDER_ID")}, ProviderAWS
+	case kind == "" || kind == sms.ProviderAWS:
+		provider, kind = &sms.SNSProvider{SNS: sns.NewFromConfig(d.AWS.AWS), SenderID: d.Getenv("SMS_SENDER_ID")}, sms.ProviderAWS
 	default:
 		return nil, fmt.Errorf("SMS_PROVIDER %q: want sns or http", kind)
 	}
@@ -84,10 +67,10 @@ func BuildSender(ctx context.Context, d platform.Deps) (any, error) {
 	// visibility timeout (minutes): its code is valid three.
 	var retry *sqsbatch.Retry
 	if codeQueue := d.Getenv("CODE_QUEUE_URL"); codeQueue != "" {
-		retry = &sqsbatch.Retry{SQS: d.AWS.SQS, QueueURLs: []string{codeQueue}, Backoff: CodeBackoff}
+		retry = &sqsbatch.Retry{SQS: d.AWS.SQS, QueueURLs: []string{codeQueue}, Backoff: sms.CodeBackoff}
 	}
 	rate := float64(cfg.SMSRate)
-	s := &Sender{
+	s := &sms.Sender{
 		Provider:       provider,
 		ProviderKind:   kind,
 		Opener:         seal,
@@ -95,12 +78,12 @@ func BuildSender(ctx context.Context, d platform.Deps) (any, error) {
 		Notices:        dynamo.NewNoticeStore(d.AWS.DynamoDB, cfg.TableName, d.Now),
 		MaxReceives:    maxReceives,
 		Log:            d.Log,
-		Rate:           dynamo.NewSMSBucket(d.AWS.DynamoDB, cfg.TableName, BucketName, rate, Burst(rate), d.Now),
+		Rate:           dynamo.NewSMSBucket(d.AWS.DynamoDB, cfg.TableName, sms.BucketName, rate, sms.Burst(rate), d.Now),
 		CodeTTL:        cfg.OTPTTL,
 		DeliveryMargin: cfg.SMSDeliveryMargin,
 		NoticeWait:     5 * time.Second,
 		NoticeDelay:    cfg.SMSNoticeDelay,
-		NoticeQueue:    &Outbox{SQS: d.AWS.SQS, QueueURL: noticeQueue},
+		NoticeQueue:    &sms.Outbox{SQS: d.AWS.SQS, QueueURL: noticeQueue},
 		BulkQueue:      bulkQueue(d),
 		Languages:      dynamo.NewHolderLanguages(d.AWS.DynamoDB, cfg.TableName),
 		Retry:          retry,
@@ -110,15 +93,15 @@ func BuildSender(ctx context.Context, d platform.Deps) (any, error) {
 	if now == nil {
 		now = time.Now
 	}
-	s.Facts = &Counts{Stats: dynamo.NewStats(nil, cfg.TableName), DB: d.AWS.DynamoDB, Now: now, Log: d.Log}
+	s.Facts = &sms.Counts{Counter: dynamo.NewStatsCounter(d.AWS.DynamoDB, cfg.TableName), Now: now, Log: d.Log}
 	return s.Handle, nil
 }
 
 // bulkQueue is BULK_NOTICE_QUEUE_URL's outbox, where a campaign's notice
 // goes back for later (nil when unset: back on the notice queue).
-func bulkQueue(d platform.Deps) *Outbox {
+func bulkQueue(d platform.Deps) *sms.Outbox {
 	if u := d.Getenv("BULK_NOTICE_QUEUE_URL"); u != "" {
-		return &Outbox{SQS: d.AWS.SQS, QueueURL: u, Bulk: true}
+		return &sms.Outbox{SQS: d.AWS.SQS, QueueURL: u, Bulk: true}
 	}
 	return nil
 }
