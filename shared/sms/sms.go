@@ -19,6 +19,9 @@
 //
 // Every message ends in one Fact (Sender.record): what stats count
 // (codes sent, codes dropped as too late, notices sent, SMS parts).
+//
+// The providers are shared/smsprovider's, the bucket, ledgers and counters
+// shared/dynamo's; shared/smsapi wires them into the sender function.
 package sms
 
 import (

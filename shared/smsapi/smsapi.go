@@ -18,6 +18,7 @@ import (
 	"github.com/pccc/pccc/shared/dynamo"
 	"github.com/pccc/pccc/shared/platform"
 	"github.com/pccc/pccc/shared/sms"
+	"github.com/pccc/pccc/shared/smsprovider"
 	"github.com/pccc/pccc/shared/sqsbatch"
 )
 
@@ -48,18 +49,18 @@ func BuildSender(ctx context.Context, d platform.Deps) (any, error) {
 	kind := d.Getenv("SMS_PROVIDER")
 	switch {
 	case kind == sms.ProviderGateway && d.Getenv("SMS_HTTP_URL") != "":
-		provider = &sms.HTTPProvider{URL: d.Getenv("SMS_HTTP_URL"), HTTP: d.HTTP, Timeout: 5 * time.Second}
+		provider = &smsprovider.HTTP{URL: d.Getenv("SMS_HTTP_URL"), HTTP: d.HTTP, Timeout: 5 * time.Second}
 	case cfg.Local():
 		base := strings.TrimRight(d.Getenv("PCCC_LOCAL_URL"), "/")
 		if base == "" {
 			return nil, errors.New("PCCC_LOCAL_URL is required in local runs")
 		}
 		// Counted as a Korean gateway: the stricter of the two.
-		provider, kind = &sms.HTTPProvider{URL: base + "/_local/sms", HTTP: d.HTTP, Timeout: 2 * time.Second}, sms.ProviderGateway
+		provider, kind = &smsprovider.HTTP{URL: base + "/_local/sms", HTTP: d.HTTP, Timeout: 2 * time.Second}, sms.ProviderGateway
 	case kind == sms.ProviderGateway:
 		return nil, errors.New("SMS_PROVIDER http needs SMS_HTTP_URL")
 	case kind == "" || kind == sms.ProviderAWS:
-		provider, kind = &sms.SNSProvider{SNS: sns.NewFromConfig(d.AWS.AWS), SenderID: d.Getenv("SMS_SENDER_ID")}, sms.ProviderAWS
+		provider, kind = &smsprovider.SNS{SNS: sns.NewFromConfig(d.AWS.AWS), SenderID: d.Getenv("SMS_SENDER_ID")}, sms.ProviderAWS
 	default:
 		return nil, fmt.Errorf("SMS_PROVIDER %q: want sns or http", kind)
 	}

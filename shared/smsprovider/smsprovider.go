@@ -1,4 +1,8 @@
-package sms
+// Package smsprovider is the adapter of sms.Provider: the providers a
+// text message leaves the system through, Amazon SNS's direct SMS
+// publishing (SNS) or a gateway speaking JSON over HTTP (HTTP: a domestic
+// aggregator, the local runner's outbox, the bench's simulator).
+package smsprovider
 
 import (
 	"bytes"
@@ -14,16 +18,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 )
 
-// HTTPProvider posts {"to","text"} to a gateway: the local runner's outbox
+// HTTP posts {"to","text"} to a gateway: the local runner's outbox
 // (/_local/sms) or a domestic SMS aggregator speaking the same JSON.
-type HTTPProvider struct {
+type HTTP struct {
 	URL     string
 	HTTP    *http.Client
 	Timeout time.Duration
 }
 
 // Send posts one message; any non-2xx answer is a failure to retry.
-func (p *HTTPProvider) Send(ctx context.Context, to, text string) error {
+func (p *HTTP) Send(ctx context.Context, to, text string) error {
 	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
 	body, _ := json.Marshal(map[string]string{"to": to, "text": text})
@@ -44,20 +48,20 @@ func (p *HTTPProvider) Send(ctx context.Context, to, text string) error {
 	return nil
 }
 
-// PublishAPI is the part of the SNS client the SNS provider uses.
+// PublishAPI is the part of the SNS client SNS uses.
 type PublishAPI interface {
 	Publish(context.Context, *sns.PublishInput, ...func(*sns.Options)) (*sns.PublishOutput, error)
 }
 
-// SNSProvider sends through Amazon SNS's direct SMS publishing, as a
+// SNS sends through Amazon SNS's direct SMS publishing, as a
 // transactional message.
-type SNSProvider struct {
+type SNS struct {
 	SNS      PublishAPI
 	SenderID string // optional; where the destination supports it
 }
 
 // Send publishes one SMS to a Korean mobile number (E.164 +82).
-func (p *SNSProvider) Send(ctx context.Context, to, text string) error {
+func (p *SNS) Send(ctx context.Context, to, text string) error {
 	attrs := map[string]snsAttr{"AWS.SNS.SMS.SMSType": {"String", "Transactional"}}
 	if p.SenderID != "" {
 		attrs["AWS.SNS.SMS.SenderID"] = snsAttr{"String", p.SenderID}

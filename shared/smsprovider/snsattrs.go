@@ -1,4 +1,4 @@
-package sms
+package smsprovider
 
 import (
 	"github.com/aws/aws-sdk-go-v2/aws"
