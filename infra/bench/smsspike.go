@@ -22,6 +22,7 @@ import (
 	"github.com/pccc/pccc/shared/notify"
 	"github.com/pccc/pccc/shared/sealer"
 	"github.com/pccc/pccc/shared/sms"
+	"github.com/pccc/pccc/shared/sqsqueue"
 )
 
 // SMSSpikeOptions shape the SMS spike: a provider simulator sending Rate
@@ -212,7 +213,7 @@ func SMSSpike(ctx context.Context, templatePath string, kind localstack.Kind, o 
 	if err != nil {
 		return res, err
 	}
-	notices := &sms.Outbox{SQS: s.Clients.SQS, QueueURL: noticeURL}
+	notices := &sms.Outbox{Queue: &sqsqueue.Queue{SQS: s.Clients.SQS, QueueURL: noticeURL}}
 	before := sms.Tallies()
 
 	// The spike: starts at Factor × the rate, open loop; notices beside.

@@ -250,7 +250,7 @@ func BuildWorker(ctx context.Context, d platform.Deps) (any, error) {
 	w := &Worker{
 		Campaigns: dynamo.NewCampaignStore(db, table),
 		Codes:     dynamo.NewCodeStore(db, table, dynamo.NewStats(db, table)),
-		Notices:   &notify.Notifier{Outbox: &sms.Outbox{SQS: d.AWS.SQS, QueueURL: bulk, Bulk: true}, Site: d.Config.PublicSiteURL},
+		Notices:   &notify.Notifier{Outbox: &sms.Outbox{Queue: &sqsqueue.Queue{SQS: d.AWS.SQS, QueueURL: bulk}, Bulk: true}, Site: d.Config.PublicSiteURL},
 		Items:     &SQSSender{SQS: d.AWS.SQS, QueueURL: s.items},
 		Control:   &SQSSender{SQS: d.AWS.SQS, QueueURL: s.control},
 		Rate: func(c dynamo.Campaign) Bucket {

@@ -13,6 +13,7 @@ import (
 	"github.com/pccc/pccc/shared/notify"
 	"github.com/pccc/pccc/shared/platform"
 	"github.com/pccc/pccc/shared/sms"
+	"github.com/pccc/pccc/shared/sqsqueue"
 )
 
 // DefaultPerCodePerHour is CLEARANCE_CHECKS_PER_CODE_PER_HOUR's default: a
@@ -76,7 +77,7 @@ func CheckerFor(d platform.Deps) (*Checker, *dynamo.APIKeyStore, error) {
 	checks := dynamo.NewCheckStore(db, table)
 	watch := &RepeatWatcher{
 		Threshold: int64(notifyAt), Flags: checks, Now: now,
-		Notify: &notify.Notifier{Outbox: &sms.Outbox{SQS: d.AWS.SQS, QueueURL: outbox}, Site: d.Config.PublicSiteURL},
+		Notify: &notify.Notifier{Outbox: &sms.Outbox{Queue: &sqsqueue.Queue{SQS: d.AWS.SQS, QueueURL: outbox}}, Site: d.Config.PublicSiteURL},
 	}
 	c, err := NewChecker(Checker{
 		Codes: store, Holders: store, Sealer: seal, Watch: watch,

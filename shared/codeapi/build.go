@@ -206,7 +206,7 @@ func BuildWorker(ctx context.Context, d platform.Deps) (any, error) {
 	w := &lifecycle.Worker{
 		Store:    dynamo.NewCodeStore(db, table, dynamo.NewStats(db, table)),
 		Requests: requests, Status: requests,
-		Notify: &notify.Notifier{Outbox: &sms.Outbox{SQS: d.AWS.SQS, QueueURL: outbox}, Site: d.Config.PublicSiteURL},
+		Notify: &notify.Notifier{Outbox: &sms.Outbox{Queue: &sqsqueue.Queue{SQS: d.AWS.SQS, QueueURL: outbox}}, Site: d.Config.PublicSiteURL},
 		Policy: Policy(d), Now: now, MaxReceives: maxReceives, Log: d.Log,
 		NewCode: func() (string, error) { return codes.New(nil) },
 	}

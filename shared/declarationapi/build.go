@@ -53,7 +53,7 @@ func BuildBroker(ctx context.Context, d platform.Deps) (any, error) {
 	svc := &Service{
 		Checker: checker, Store: dynamo.NewDeclarationStore(d.AWS.DynamoDB, d.Config.TableName),
 		Policy: p, Log: d.Log, Now: clock(d),
-		Notify: &notify.Notifier{Outbox: &sms.Outbox{SQS: d.AWS.SQS, QueueURL: d.Getenv("NOTICE_QUEUE_URL")}, Site: d.Config.PublicSiteURL},
+		Notify: &notify.Notifier{Outbox: &sms.Outbox{Queue: &sqsqueue.Queue{SQS: d.AWS.SQS, QueueURL: d.Getenv("NOTICE_QUEUE_URL")}}, Site: d.Config.PublicSiteURL},
 	}
 	// A filing sent again with its Idempotency-Key (a lost answer) gets
 	// the first answer, not a second declaration.

@@ -23,6 +23,7 @@ import (
 	"github.com/pccc/pccc/shared/platform"
 	"github.com/pccc/pccc/shared/resilience"
 	"github.com/pccc/pccc/shared/sms"
+	"github.com/pccc/pccc/shared/sqsqueue"
 )
 
 // RouteStartVerification is the real-name check's route key.
@@ -147,7 +148,7 @@ func NewRealNameService(d platform.Deps) (*identity.Service, error) {
 		Sealer:  seal,
 		Watch: &HolderTold{
 			Holders: dynamo.NewCodeStore(d.AWS.DynamoDB, cfg.TableName, nil),
-			Notify:  &notify.Notifier{Outbox: &sms.Outbox{SQS: d.AWS.SQS, QueueURL: outbox}, Site: cfg.PublicSiteURL},
+			Notify:  &notify.Notifier{Outbox: &sms.Outbox{Queue: &sqsqueue.Queue{SQS: d.AWS.SQS, QueueURL: outbox}}, Site: cfg.PublicSiteURL},
 		},
 		TTL:             cfg.VerificationTTL,
 		IPPerMinute:     cfg.RateIPPerMinute,

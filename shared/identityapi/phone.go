@@ -197,7 +197,7 @@ func NewPhoneStep(d platform.Deps) (*identity.PhoneStep, error) {
 		Limiter:   dynamo.NewLimiter(d.AWS.DynamoDB, cfg.TableName, now),
 		Hasher:    hasher,
 		Sealer:    seal,
-		Outbox:    &sms.Outbox{SQS: d.AWS.SQS, QueueURL: d.Getenv("CODE_QUEUE_URL")},
+		Outbox:    &sms.Outbox{Queue: &sqsqueue.Queue{SQS: d.AWS.SQS, QueueURL: d.Getenv("CODE_QUEUE_URL")}},
 		Sessions:  sessions,
 		Policy:    policy,
 		Now:       now,

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/pccc/pccc/shared/holder"
 	"github.com/pccc/pccc/shared/identity"
@@ -48,11 +48,11 @@ func (f *fakeLedger) Release(_ context.Context, id string) error {
 	return nil
 }
 
-type fakeSQS struct{ bodies []string }
+type fakeQueue struct{ bodies []string }
 
-func (f *fakeSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
-	f.bodies = append(f.bodies, *in.MessageBody)
-	return &sqs.SendMessageOutput{}, nil
+func (f *fakeQueue) Put(_ context.Context, body string, _ time.Duration) error {
+	f.bodies = append(f.bodies, body)
+	return nil
 }
 
 func msg(id, receives, body string) events.SQSMessage {
@@ -66,8 +66,8 @@ func TestEnvelopeCompatibility(t *testing.T) {
 	seal, _ := sealer.New(map[string][]byte{"k1": bytes.Repeat([]byte{7}, 32)}, "k1")
 	plain, _ := json.Marshal(identity.SMS{To: "01000000001", Text: "code 123456"})
 	sealed, _ := seal.Seal(identity.SMSAAD("v1"), plain)
-	q := &fakeSQS{}
-	o := &Outbox{SQS: q, QueueURL: "q"}
+	q := &fakeQueue{}
+	o := &Outbox{Queue: q}
 	if err := o.Enqueue(context.Background(), identity.QueuedCode{VerificationID: "v1", Sealed: sealed}); err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/pccc/pccc/shared/holder"
 	"github.com/pccc/pccc/shared/identity"
@@ -27,16 +26,16 @@ func (b *emptyBucket) Take(context.Context, int, float64) (int, time.Duration, e
 }
 func (*emptyBucket) Burst() float64 { return 3 }
 
-// delaySQS records what is put back and with which delay.
-type delaySQS struct {
+// delayQueue records what is put back and with which delay.
+type delayQueue struct {
 	bodies []string
-	delays []int32
+	delays []time.Duration
 }
 
-func (f *delaySQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
-	f.bodies = append(f.bodies, *in.MessageBody)
-	f.delays = append(f.delays, in.DelaySeconds)
-	return &sqs.SendMessageOutput{}, nil
+func (f *delayQueue) Put(_ context.Context, body string, delay time.Duration) error {
+	f.bodies = append(f.bodies, body)
+	f.delays = append(f.delays, delay)
+	return nil
 }
 
 func codeMessage(t *testing.T, seal *sealer.Sealer, id string, send int, exp time.Time) string {
@@ -46,8 +45,8 @@ func codeMessage(t *testing.T, seal *sealer.Sealer, id string, send int, exp tim
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := &fakeSQS{}
-	if err := (&Outbox{SQS: q}).Enqueue(context.Background(), identity.QueuedCode{VerificationID: id, Sealed: sealed, Send: send, ExpiresAt: exp}); err != nil {
+	q := &fakeQueue{}
+	if err := (&Outbox{Queue: q}).Enqueue(context.Background(), identity.QueuedCode{VerificationID: id, Sealed: sealed, Send: send, ExpiresAt: exp}); err != nil {
 		t.Fatal(err)
 	}
 	return q.bodies[0]
@@ -93,11 +92,11 @@ func TestWithoutAShareOfTheRate(t *testing.T) {
 	p := &fakeProvider{}
 	d := &fakeDeliveries{}
 	ledger := &fakeLedger{state: map[string]string{}}
-	q := &delaySQS{}
+	q := &delayQueue{}
 	b := &emptyBucket{}
 	s := &Sender{Provider: p, ProviderKind: ProviderAWS, Opener: seal, Deliveries: d, Notices: ledger, MaxReceives: 5,
 		Log: slog.New(slog.DiscardHandler), Rate: b, CodeTTL: 3 * time.Minute, DeliveryMargin: 30 * time.Second,
-		NoticeWait: 100 * time.Millisecond, NoticeDelay: 30 * time.Second, NoticeQueue: &Outbox{SQS: q, QueueURL: "notices"}}
+		NoticeWait: 100 * time.Millisecond, NoticeDelay: 30 * time.Second, NoticeQueue: &Outbox{Queue: q}}
 	code := codeMessage(t, seal, "v1", 1, time.Now().Add(30*time.Second+150*time.Millisecond))
 	sp, _ := seal.Seal(holder.FieldAAD("hk", holder.FieldPhone), []byte("01000000002"))
 	notice, _ := json.Marshal(Envelope{NoticeID: "n1", HolderKey: "hk", Phone: sp, Text: "notice"})
@@ -109,7 +108,7 @@ func TestWithoutAShareOfTheRate(t *testing.T) {
 	if strings.Join(d.late, ",") != "v1#1" {
 		t.Fatalf("late %v", d.late)
 	}
-	if len(q.bodies) != 1 || q.bodies[0] != string(notice) || q.delays[0] != 30 || len(ledger.state) != 0 {
+	if len(q.bodies) != 1 || q.bodies[0] != string(notice) || q.delays[0] != 30*time.Second || len(ledger.state) != 0 {
 		t.Fatalf("put back %v %v, ledger %v", q.bodies, q.delays, ledger.state)
 	}
 	if took := time.Since(start); took > 2*time.Second || b.takes < 2 {

@@ -35,8 +35,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/pccc/pccc/shared/holder"
 	"github.com/pccc/pccc/shared/identity"
@@ -72,16 +70,16 @@ type Envelope struct {
 	Bulk bool `json:"bulk,omitempty"`
 }
 
-// SendAPI is the part of the SQS client the outbox uses.
-type SendAPI interface {
-	SendMessage(context.Context, *sqs.SendMessageInput, ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+// Queue puts a message's body on one queue, delayed by delay (0: at once;
+// sqsqueue.Queue).
+type Queue interface {
+	Put(ctx context.Context, body string, delay time.Duration) error
 }
 
 // Outbox puts sealed messages on a queue: the code queue for codes, the
 // notice queue for notices.
 type Outbox struct {
-	SQS      SendAPI
-	QueueURL string
+	Queue Queue
 	// Bulk marks every notice it queues a campaign's (Envelope.Bulk).
 	Bulk bool
 }
@@ -96,8 +94,7 @@ func (o *Outbox) Enqueue(ctx context.Context, c identity.QueuedCode) error {
 		env.ExpiresAt = &exp
 	}
 	body, _ := json.Marshal(env)
-	_, err := o.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(o.QueueURL), MessageBody: aws.String(string(body))})
-	if err != nil {
+	if err := o.Queue.Put(ctx, string(body), 0); err != nil {
 		return fmt.Errorf("enqueue sms: %w", err)
 	}
 	return nil
@@ -112,11 +109,7 @@ func (o *Outbox) EnqueueNotice(ctx context.Context, noticeID, holderKey, sealedP
 
 func (o *Outbox) enqueueNotice(ctx context.Context, env Envelope, delay time.Duration) error {
 	body, _ := json.Marshal(env)
-	in := &sqs.SendMessageInput{QueueUrl: aws.String(o.QueueURL), MessageBody: aws.String(string(body))}
-	if delay > 0 {
-		in.DelaySeconds = int32(min(delay, 15*time.Minute) / time.Second)
-	}
-	if _, err := o.SQS.SendMessage(ctx, in); err != nil {
+	if err := o.Queue.Put(ctx, string(body), delay); err != nil {
 		return fmt.Errorf("enqueue notice: %w", err)
 	}
 	return nil

@@ -20,6 +20,7 @@ import (
 	"github.com/pccc/pccc/shared/sms"
 	"github.com/pccc/pccc/shared/smsprovider"
 	"github.com/pccc/pccc/shared/sqsbatch"
+	"github.com/pccc/pccc/shared/sqsqueue"
 )
 
 // BuildSender builds the SQS-triggered sender, behind the code queue and
@@ -84,7 +85,7 @@ func BuildSender(ctx context.Context, d platform.Deps) (any, error) {
 		DeliveryMargin: cfg.SMSDeliveryMargin,
 		NoticeWait:     5 * time.Second,
 		NoticeDelay:    cfg.SMSNoticeDelay,
-		NoticeQueue:    &sms.Outbox{SQS: d.AWS.SQS, QueueURL: noticeQueue},
+		NoticeQueue:    &sms.Outbox{Queue: &sqsqueue.Queue{SQS: d.AWS.SQS, QueueURL: noticeQueue}},
 		BulkQueue:      bulkQueue(d),
 		Languages:      dynamo.NewHolderLanguages(d.AWS.DynamoDB, cfg.TableName),
 		Retry:          retry,
@@ -102,7 +103,7 @@ func BuildSender(ctx context.Context, d platform.Deps) (any, error) {
 // goes back for later (nil when unset: back on the notice queue).
 func bulkQueue(d platform.Deps) *sms.Outbox {
 	if u := d.Getenv("BULK_NOTICE_QUEUE_URL"); u != "" {
-		return &sms.Outbox{SQS: d.AWS.SQS, QueueURL: u, Bulk: true}
+		return &sms.Outbox{Queue: &sqsqueue.Queue{SQS: d.AWS.SQS, QueueURL: u}, Bulk: true}
 	}
 	return nil
 }

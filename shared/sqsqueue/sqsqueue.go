@@ -1,7 +1,8 @@
 // Package sqsqueue is the SQS adapter of the domain's queue ports: a
-// command or message put on a queue as JSON (Sender), a batch of bodies put
-// on a queue ten a call (SendBatch), and a queue's backlog read for
-// admission control (Depth). The messages' formats are the domain's
+// command or message put on a queue as JSON (Sender), a body put on a
+// queue as it is, delayed or not (Queue: the SMS outboxes), a batch of
+// bodies put on a queue ten a call (SendBatch), and a queue's backlog read
+// for admission control (Depth). The messages' formats are the domain's
 // (lifecycle.Message, ...): a Sender is made for one in the wiring, so this
 // package imports none of the packages whose ports it fills. Taking
 // messages off a queue is shared/sqsbatch's.
@@ -13,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -51,6 +53,26 @@ func (q *Sender[M]) what() string {
 		return "message"
 	}
 	return q.What
+}
+
+// Queue puts bodies on one queue as they are (sms.Queue).
+type Queue struct {
+	SQS      SendAPI
+	QueueURL string
+}
+
+// MaxDelay is the longest SQS holds a message back.
+const MaxDelay = 15 * time.Minute
+
+// Put puts body on the queue, delivered after delay (at most MaxDelay, in
+// whole seconds; 0 at once). The error is the client's.
+func (q *Queue) Put(ctx context.Context, body string, delay time.Duration) error {
+	in := &sqs.SendMessageInput{QueueUrl: aws.String(q.QueueURL), MessageBody: aws.String(body)}
+	if delay > 0 {
+		in.DelaySeconds = int32(min(delay, MaxDelay) / time.Second)
+	}
+	_, err := q.SQS.SendMessage(ctx, in)
+	return err
 }
 
 // AttributesAPI is the part of the SQS client Depth uses.

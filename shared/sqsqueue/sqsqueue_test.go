@@ -3,8 +3,10 @@ package sqsqueue
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -54,5 +56,25 @@ func TestDepthCountsVisibleAndInFlight(t *testing.T) {
 	d = &Depth{SQS: attrsFake{"ApproximateNumberOfMessages": "7"}}
 	if _, err := d.Depth(context.Background()); err == nil {
 		t.Fatal("a missing attribute is an error")
+	}
+}
+
+func TestQueuePutsTheBodyDelayedInWholeSecondsUpToSQSsBound(t *testing.T) {
+	f := &sendFake{}
+	q := &Queue{SQS: f, QueueURL: "https://q/notices"}
+	for _, d := range []time.Duration{0, 30 * time.Second, 1500 * time.Millisecond, time.Hour} {
+		if err := q.Put(context.Background(), `{"noticeId":"n1"}`, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var delays []int32
+	for _, in := range f.in {
+		if aws.ToString(in.MessageBody) != `{"noticeId":"n1"}` || aws.ToString(in.QueueUrl) != "https://q/notices" {
+			t.Fatalf("sent %+v", in)
+		}
+		delays = append(delays, in.DelaySeconds)
+	}
+	if want := []int32{0, 30, 1, 900}; !slices.Equal(delays, want) {
+		t.Fatalf("delays %v, want %v", delays, want)
 	}
 }
