@@ -59,6 +59,13 @@ func (s *system) campaignIn(t *testing.T, key, id string, within time.Duration, 
 	var last reply
 	for time.Now().Before(deadline) {
 		last = s.authority(t, key, http.MethodGet, "/v1/authority/campaigns/"+id, "")
+		if last.status == http.StatusServiceUnavailable && last.header.Get("Retry-After") != "" {
+			// Busy (the embedded DynamoDB holds one lock while it copies
+			// the table for a transaction): wait as told, as a client does.
+			secs, _ := strconv.Atoi(last.header.Get("Retry-After"))
+			time.Sleep(time.Duration(max(1, secs)) * time.Second)
+			continue
+		}
 		if last.status != http.StatusOK {
 			t.Fatalf("campaign %s: %d %s", id, last.status, last.raw)
 		}
@@ -349,7 +356,7 @@ func (s *system) uploaded(t *testing.T, key, action string, lines []string) (str
 // processedOf reads a campaign's processed count.
 func (s *system) processedOf(t *testing.T, key, id string) int64 {
 	t.Helper()
-	return totalsOf(s.campaignIn(t, key, id, time.Second, "created", "preparing", "awaiting_confirmation", "active", "paused", "complete", "cancelled", "failed"))["processed"]
+	return totalsOf(s.campaignIn(t, key, id, 30*time.Second, "created", "preparing", "awaiting_confirmation", "active", "paused", "complete", "cancelled", "failed"))["processed"]
 }
 
 // reportOf waits for an ended campaign's report and reads its rows.
