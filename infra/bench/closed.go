@@ -7,7 +7,12 @@ package bench
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,6 +78,7 @@ func ClosedLoop(ctx context.Context, name string, workers int, warm, d time.Dura
 		}()
 	}
 	time.Sleep(warm)
+	stopProfile := startProfile(name)
 	measuring.Store(true)
 	cpu0 := readCPU()
 	begin := time.Now()
@@ -83,6 +89,7 @@ func ClosedLoop(ctx context.Context, name string, workers int, warm, d time.Dura
 	measuring.Store(false)
 	elapsed := time.Since(begin)
 	cpu := readCPU().since(cpu0)
+	stopProfile()
 	close(stop)
 	wg.Wait()
 	var all []time.Duration
@@ -105,4 +112,37 @@ func Percentile(d []time.Duration, q float64) time.Duration {
 	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
 	i := int(q*float64(len(d)-1) + 0.5)
 	return d[min(i, len(d)-1)]
+}
+
+// ProfileDir, when set (pccc-bench -profile-dir), receives a CPU profile
+// of this process for each closed-loop measurement, while it is measured:
+// <dir>/<measurement>.pprof.
+var ProfileDir string
+
+// startProfile starts the CPU profile of a measurement and returns what
+// stops it; nothing when ProfileDir is not set or a profile cannot start.
+func startProfile(name string) func() {
+	if ProfileDir == "" {
+		return func() {}
+	}
+	slug := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, name)
+	f, err := os.Create(filepath.Join(ProfileDir, slug+".pprof"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+		_ = f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}
 }
