@@ -340,19 +340,15 @@ type apiResponse struct {
 // ignored.
 func writeAPIResponse(w http.ResponseWriter, out []byte, apiCORS bool) error {
 	trimmed := bytes.TrimSpace(out)
-	var probe map[string]json.RawMessage
-	if json.Unmarshal(trimmed, &probe) != nil || probe["statusCode"] == nil {
-		if !json.Valid(trimmed) {
-			return fmt.Errorf("function returned no JSON")
-		}
+	resp, err := decodeAPIResponse(trimmed)
+	if err != nil {
+		return err
+	}
+	if resp == nil {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		_, err := w.Write(trimmed)
 		return err
-	}
-	var resp apiResponse
-	if err := json.Unmarshal(trimmed, &resp); err != nil {
-		return fmt.Errorf("malformed function response: %w", err)
 	}
 	status := *resp.StatusCode
 	if status < 100 || status > 599 {
@@ -385,8 +381,34 @@ func writeAPIResponse(w http.ResponseWriter, out []byte, apiCORS bool) error {
 		w.Header()["Content-Type"] = nil
 	}
 	w.WriteHeader(status)
-	_, err := w.Write(body)
+	_, err = w.Write(body)
 	return err
+}
+
+// decodeAPIResponse reads a function's answer: nil for one taken as the
+// body of a 200 (no JSON object with statusCode), an error for no JSON or
+// a malformed response.
+func decodeAPIResponse(trimmed []byte) (*apiResponse, error) {
+	// What aws-lambda-go writes for an events.APIGatewayV2HTTPResponse
+	// begins so: one decode is enough. An object whose first key is
+	// statusCode is what the probe below takes for a response, and the
+	// decode below is the one it makes, so the answer is the same.
+	var resp apiResponse
+	if bytes.HasPrefix(trimmed, []byte(`{"statusCode":`)) && json.Unmarshal(trimmed, &resp) == nil && resp.StatusCode != nil {
+		return &resp, nil
+	}
+	var probe map[string]json.RawMessage
+	if json.Unmarshal(trimmed, &probe) != nil || probe["statusCode"] == nil {
+		if !json.Valid(trimmed) {
+			return nil, fmt.Errorf("function returned no JSON")
+		}
+		return nil, nil
+	}
+	resp = apiResponse{}
+	if err := json.Unmarshal(trimmed, &resp); err != nil {
+		return nil, fmt.Errorf("malformed function response: %w", err)
+	}
+	return &resp, nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
