@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,14 +33,17 @@ type Ceilings struct {
 	// lookup's one call, on the same holders' items. They are the fair
 	// baselines of the two paths (FairRatios).
 	AcceptCalls, GetItem Rate
-	Accept, Lookup       Rate // the system's own paths
-	AcceptAlone          Rate // the accept path with the workers paused
-	Drain                Drain
+	// AcceptCallsHTTP are the same calls behind a trivial handler, called
+	// over loopback as the accept path is: its calls and the HTTP hop.
+	AcceptCallsHTTP Rate
+	Accept, Lookup  Rate // the system's own paths
+	AcceptAlone     Rate // the accept path with the workers paused
+	Drain           Drain
 }
 
 // Rates are the closed-loop measurements in report order.
 func (c Ceilings) Rates() []Rate {
-	return []Rate{c.TrivialHTTP, c.SendMessage, c.AcceptCalls, c.AcceptAlone, c.Accept, c.GetItem, c.Lookup}
+	return []Rate{c.TrivialHTTP, c.SendMessage, c.AcceptCalls, c.AcceptCallsHTTP, c.AcceptAlone, c.Accept, c.GetItem, c.Lookup}
 }
 
 // Drain is how fast the workers emptied the backlog the accept run left.
@@ -156,20 +161,14 @@ func MeasureCeilings(ctx context.Context, s *System, toks []string, workers int,
 	holderOf := func(w, i int) string { return hks[(w*per+i%per)%len(hks)] }
 	accept := func(ctx context.Context, w, i int) error {
 		tok := toks[(w*per+i%per)%len(toks)]
-		a, err := s.Call(ctx, "POST", "/v1/codes/me/reissue", tok, fmt.Sprintf("b-%d-%d-%d", w, i, time.Now().UnixNano()), `{"reason":"leak_concern"}`)
-		if err != nil {
-			return err
-		}
-		if a.Status != 202 {
-			return fmt.Errorf("status %d %v", a.Status, a.Body)
-		}
-		return nil
+		return s.expect(ctx, "POST", "/v1/codes/me/reissue", tok, "b-"+strconv.Itoa(w)+"-"+strconv.Itoa(i)+"-"+strconv.FormatInt(time.Now().UnixNano(), 10), `{"reason":"leak_concern"}`, http.StatusAccepted)
 	}
 	if err := s.PauseWorkers(); err != nil {
 		return c, err
 	}
 	// Its calls made raw, just before it, with the workers paused alike.
-	if c.AcceptCalls, err = measureAcceptCalls(ctx, s, holderOf, workers, warm, d); err != nil {
+	tokOf := func(w, i int) string { return toks[(w*per+i%per)%len(toks)] }
+	if c.AcceptCalls, c.AcceptCallsHTTP, err = measureAcceptCalls(ctx, s, holderOf, tokOf, workers, warm, d); err != nil {
 		return c, err
 	}
 	c.AcceptAlone = ClosedLoop(ctx, "reissue answered 202, workers paused", workers, warm, d, accept)
@@ -207,14 +206,7 @@ func MeasureCeilings(ctx context.Context, s *System, toks []string, workers int,
 		return err
 	})
 	c.Lookup = ClosedLoop(ctx, "GET /v1/codes/me (lookup path)", workers, warm, d, func(ctx context.Context, w, i int) error {
-		a, err := s.Call(ctx, "GET", "/v1/codes/me", toks[(w*per+i%per)%len(toks)], "", "")
-		if err != nil {
-			return err
-		}
-		if a.Status != 200 {
-			return fmt.Errorf("status %d %v", a.Status, a.Body)
-		}
-		return nil
+		return s.expect(ctx, "GET", "/v1/codes/me", toks[(w*per+i%per)%len(toks)], "", "", http.StatusOK)
 	})
 	return c, nil
 }
@@ -244,10 +236,10 @@ func holderItemKey(hk string) map[string]types.AttributeValue {
 // item, condition, names, values and return of the old item), then the
 // command sent, a body the size of a reissue's message, to a queue of its
 // own (the workers must not meet it).
-func measureAcceptCalls(ctx context.Context, s *System, holderOf func(w, i int) string, workers int, warm, d time.Duration) (Rate, error) {
+func measureAcceptCalls(ctx context.Context, s *System, holderOf, tokOf func(w, i int) string, workers int, warm, d time.Duration) (raw, hop Rate, err error) {
 	q, err := s.Clients.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("pccc-bench-accept-raw")})
 	if err != nil {
-		return Rate{}, err
+		return raw, hop, err
 	}
 	defer func() {
 		_, _ = s.Clients.SQS.DeleteQueue(context.WithoutCancel(ctx), &sqs.DeleteQueueInput{QueueUrl: q.QueueUrl})
@@ -255,14 +247,13 @@ func measureAcceptCalls(ctx context.Context, s *System, holderOf func(w, i int) 
 	body, err := json.Marshal(lifecycle.Message{V: lifecycle.MessageVersion, RequestID: lifecycle.RequestIDFor(holderOf(0, 0), "b-0-0-1764800000000000000"),
 		Kind: holder.Reissue, Actor: holder.ByHolder, HolderKey: holderOf(0, 0), Reason: "leak_concern", Sealed: map[string]string{}, QueuedAt: time.Now()})
 	if err != nil {
-		return Rate{}, err
+		return raw, hop, err
 	}
 	msg := string(body)
 	// The claim's payload hash: a route and body's SHA-256, in hex.
 	hash := idempotency.Fingerprint("POST /v1/codes/me/reissue", []byte(`{"reason":"leak_concern"}`))
 	var seq atomic.Int64
-	return ClosedLoop(ctx, "its calls made raw: GetItem ∥ conditional PutItem, then SendMessage", workers, warm, d, func(ctx context.Context, w, i int) error {
-		hk := holderOf(w, i)
+	calls := func(ctx context.Context, hk string, i int) error {
 		now := time.Now()
 		id := fmt.Sprintf("raw%019d", seq.Add(1)) // 22 characters, as a request id
 		got := make(chan error, 1)
@@ -294,5 +285,34 @@ func measureAcceptCalls(ctx context.Context, s *System, holderOf func(w, i int) 
 		}
 		_, err = s.Clients.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: q.QueueUrl, MessageBody: aws.String(msg)})
 		return err
-	}), nil
+	}
+	raw = ClosedLoop(ctx, "its calls made raw: GetItem ∥ conditional PutItem, then SendMessage", workers, warm, d, func(ctx context.Context, w, i int) error {
+		return calls(ctx, holderOf(w, i), i)
+	})
+	// The same calls behind a trivial handler on loopback, called as the
+	// accept path is (the same headers and body): what the HTTP hop adds,
+	// without the runner and the function.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return raw, hop, err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		i, _ := strconv.Atoi(r.URL.Query().Get("i"))
+		if err := calls(r.Context(), r.URL.Query().Get("hk"), i); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write([]byte(`{"requestId":"raw0000000000000000001","status":"queued","statusUrl":"/v1/requests/raw0000000000000000001"}`))
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	hopURL := "http://" + ln.Addr().String()
+	hop = ClosedLoop(ctx, "its calls made raw behind a trivial net/http handler", workers, warm, d, func(ctx context.Context, w, i int) error {
+		return callExpect(ctx, s.HTTP, "POST", hopURL+"/?hk="+url.QueryEscape(holderOf(w, i))+"&i="+strconv.Itoa(i), tokOf(w, i),
+			"b-"+strconv.Itoa(w)+"-"+strconv.Itoa(i)+"-"+strconv.FormatInt(time.Now().UnixNano(), 10), `{"reason":"leak_concern"}`, http.StatusAccepted)
+	})
+	return raw, hop, nil
 }

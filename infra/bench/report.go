@@ -57,6 +57,9 @@ func WriteCeilings(w io.Writer, c Ceilings) {
 	if f.LookupCPU > 0 {
 		fmt.Fprintf(w, "| lookup: this process's processor time per call / the same GetItem's (%.0f µs / %.0f µs) | %.2f | | |\n", us(f.LookupCPU), us(f.GetCPU), f.LookupCPURatio)
 	}
+	if f.HopCPU > 0 {
+		fmt.Fprintf(w, "| accept path, workers paused: the same / its calls made raw behind a trivial handler on loopback (%.0f µs / %.0f µs) | %.2f | | |\n", us(f.AcceptCPU), us(f.HopCPU), f.AcceptHopCPURatio)
+	}
 	fmt.Fprintf(w, "| accept path, workers paused / its calls made raw (rate) | %.2f | | |\n", f.AcceptRate)
 	fmt.Fprintf(w, "| accept path / trivial HTTP handler (rate) | %.2f | | |\n", ratio(c.Accept.PerSecond, c.TrivialHTTP.PerSecond))
 	fmt.Fprintf(w, "| extra p99 of the accept path, workers paused, over its calls made raw | %s ms | | |\n", ms(c.AcceptAlone.P99-c.AcceptCalls.P99))
@@ -114,6 +117,10 @@ type Fair struct {
 	AcceptCPU, CallsCPU, LookupCPU, GetCPU time.Duration
 	AcceptCPURatio, LookupCPURatio         float64
 	AcceptRate, LookupRate                 float64
+	// HopCPU is the accept path's calls made raw behind a trivial handler
+	// (the HTTP hop and the calls, without the runner and the function).
+	HopCPU            time.Duration
+	AcceptHopCPURatio float64
 }
 
 // FairRatios computes Fair from a run's ceilings.
@@ -126,6 +133,9 @@ func FairRatios(c Ceilings) Fair {
 	}
 	if f.CallsCPU > 0 {
 		f.AcceptCPURatio = float64(f.AcceptCPU) / float64(f.CallsCPU)
+	}
+	if f.HopCPU = selfPerCall(c.AcceptCallsHTTP); f.HopCPU > 0 {
+		f.AcceptHopCPURatio = float64(f.AcceptCPU) / float64(f.HopCPU)
 	}
 	if f.GetCPU > 0 {
 		f.LookupCPURatio = float64(f.LookupCPU) / float64(f.GetCPU)
@@ -173,9 +183,12 @@ func writeAcceptShortfall(w io.Writer, c Ceilings) {
 	if f.AcceptCPU == 0 || f.CallsCPU == 0 || f.LookupCPU == 0 || f.GetCPU == 0 {
 		return
 	}
-	http := selfPerCall(c.TrivialHTTP)
-	fmt.Fprintf(w, "\nThe fair baseline of each path is the same SDK calls made raw from this process in the same run, with the same inputs: for the accept path the holder's read and the request's conditional write at once, then the send (a body of a command's size); for the lookup the same GetItem on the same holders' items. With the workers paused, this process (the load generator, the runner standing in for API Gateway, the function, the SDK) spent %.0f µs per accepted command against %.0f µs for its three calls made raw: %.2f× (target ≤ %.2f), so %.0f µs beyond the calls, of which the HTTP hop from the load generator to the runner and back, client and server, is about %.0f µs (the trivial handler's). In all processes (the emulators included) a command cost %.0f µs against %.0f µs for its calls. The lookup spent %.0f µs here against %.0f µs for its GetItem (%.2f×), %.0f µs in all against %.0f µs, and reached %.2f of its rate (target ≥ %.2f): every process shares the same cores, so rates divide as processor time per call does.\n",
-		us(f.AcceptCPU), us(f.CallsCPU), f.AcceptCPURatio, MaxAcceptCPURatio, us(f.AcceptCPU-f.CallsCPU), us(http),
+	hop := fmt.Sprintf("about %.0f µs (the trivial handler's, client and server)", us(selfPerCall(c.TrivialHTTP)))
+	if f.HopCPU > 0 {
+		hop = fmt.Sprintf("%.0f µs (the same calls behind a trivial handler cost %.0f µs), which leaves %.0f µs for the runner standing in for API Gateway and the Lambda runtime and for the function's own code", us(f.HopCPU-f.CallsCPU), us(f.HopCPU), us(f.AcceptCPU-f.HopCPU))
+	}
+	fmt.Fprintf(w, "\nThe fair baseline of each path is the same SDK calls made raw from this process in the same run, with the same inputs: for the accept path the holder's read and the request's conditional write at once, then the send (a body of a command's size); for the lookup the same GetItem on the same holders' items. With the workers paused, this process (the load generator, the runner standing in for API Gateway, the function, the SDK) spent %.0f µs per accepted command against %.0f µs for its three calls made raw: %.2f× (target ≤ %.2f), so %.0f µs beyond the calls, of which the HTTP hop from the load generator to the runner and back is %s. In all processes (the emulators included) a command cost %.0f µs against %.0f µs for its calls. The lookup spent %.0f µs here against %.0f µs for its GetItem (%.2f×), %.0f µs in all against %.0f µs, and reached %.2f of its rate (target ≥ %.2f): every process shares the same cores, so rates divide as processor time per call does.\n",
+		us(f.AcceptCPU), us(f.CallsCPU), f.AcceptCPURatio, MaxAcceptCPURatio, us(f.AcceptCPU-f.CallsCPU), hop,
 		us(cpuPerCall(c.AcceptAlone)), us(cpuPerCall(c.AcceptCalls)),
 		us(f.LookupCPU), us(f.GetCPU), f.LookupCPURatio, us(cpuPerCall(c.Lookup)), us(cpuPerCall(c.GetItem)), f.LookupRate, MinLookupRatio)
 }

@@ -57,10 +57,22 @@ func TestFairRatios(t *testing.T) {
 		"the same GetItem's (300 µs / 200 µs) | 1.50 |",
 		"spent 692 µs per accepted command against 600 µs for its three calls made raw: 1.15×",
 		"In all processes (the emulators included) a command cost 1892 µs against 1700 µs",
-		"92 µs beyond the calls, of which the HTTP hop from the load generator to the runner and back, client and server, is about 100 µs",
+		"92 µs beyond the calls, of which the HTTP hop from the load generator to the runner and back is about 100 µs (the trivial handler's, client and server)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	// With the calls measured behind a trivial handler, the hop is theirs.
+	c.AcceptCallsHTTP = fairRate("hop", 1000, 900, 650*time.Millisecond, 0, 0)
+	b.Reset()
+	WriteCeilings(&b, c)
+	for _, want := range []string{
+		"a trivial handler on loopback (692 µs / 650 µs) | 1.06 |",
+		"back is 50 µs (the same calls behind a trivial handler cost 650 µs), which leaves 42 µs for the runner",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("missing %q in:\n%s", want, b.String())
 		}
 	}
 	// Without processor figures there is nothing to argue from.
