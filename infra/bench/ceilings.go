@@ -159,19 +159,22 @@ func MeasureCeilings(ctx context.Context, s *System, toks []string, workers int,
 		return c, err
 	}
 	holderOf := func(w, i int) string { return hks[(w*per+i%per)%len(hks)] }
+	tokOf := func(w, i int) string { return toks[(w*per+i%per)%len(toks)] }
 	accept := func(ctx context.Context, w, i int) error {
-		tok := toks[(w*per+i%per)%len(toks)]
-		return s.expect(ctx, "POST", "/v1/codes/me/reissue", tok, "b-"+strconv.Itoa(w)+"-"+strconv.Itoa(i)+"-"+strconv.FormatInt(time.Now().UnixNano(), 10), `{"reason":"leak_concern"}`, http.StatusAccepted)
+		return s.expect(ctx, "POST", "/v1/codes/me/reissue", tokOf(w, i), "b-"+strconv.Itoa(w)+"-"+strconv.Itoa(i)+"-"+strconv.FormatInt(time.Now().UnixNano(), 10), `{"reason":"leak_concern"}`, http.StatusAccepted)
 	}
 	if err := s.PauseWorkers(); err != nil {
 		return c, err
 	}
-	// Its calls made raw, just before it, with the workers paused alike.
-	tokOf := func(w, i int) string { return toks[(w*per+i%per)%len(toks)] }
-	if c.AcceptCalls, c.AcceptCallsHTTP, err = measureAcceptCalls(ctx, s, holderOf, tokOf, workers, warm, d); err != nil {
+	// Its calls made raw, side by side with it (turn about, the workers
+	// paused alike).
+	raw, hop, cleanup, err := acceptCallOps(ctx, s, holderOf, tokOf)
+	if err != nil {
 		return c, err
 	}
-	c.AcceptAlone = ClosedLoop(ctx, "reissue answered 202, workers paused", workers, warm, d, accept)
+	rs := Alternate(ctx, workers, warm, d, raw, hop, Op{Name: "reissue answered 202, workers paused", Do: accept})
+	cleanup()
+	c.AcceptCalls, c.AcceptCallsHTTP, c.AcceptAlone = rs[0], rs[1], rs[2]
 	if err := s.ResumeWorkers(); err != nil {
 		return c, err
 	}
@@ -200,14 +203,15 @@ func MeasureCeilings(ctx context.Context, s *System, toks []string, workers int,
 
 	// The lookup's one call made raw: the holder's item, strongly
 	// consistent, as the lookup reads it, cycling through the same items;
-	// then the lookup path itself: GET /v1/codes/me, details decrypted.
-	c.GetItem = ClosedLoop(ctx, "DynamoDB GetItem (raw, the lookup's call)", workers, warm, d, func(ctx context.Context, w, i int) error {
+	// and the lookup path itself, GET /v1/codes/me, details decrypted;
+	// side by side, turn about.
+	rs = Alternate(ctx, workers, warm, d, Op{Name: "DynamoDB GetItem (raw, the lookup's call)", Do: func(ctx context.Context, w, i int) error {
 		_, err := s.Clients.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(TableName), Key: holderItemKey(holderOf(w, i)), ConsistentRead: aws.Bool(true)})
 		return err
-	})
-	c.Lookup = ClosedLoop(ctx, "GET /v1/codes/me (lookup path)", workers, warm, d, func(ctx context.Context, w, i int) error {
-		return s.expect(ctx, "GET", "/v1/codes/me", toks[(w*per+i%per)%len(toks)], "", "", http.StatusOK)
-	})
+	}}, Op{Name: "GET /v1/codes/me (lookup path)", Do: func(ctx context.Context, w, i int) error {
+		return s.expect(ctx, "GET", "/v1/codes/me", tokOf(w, i), "", "", http.StatusOK)
+	}})
+	c.GetItem, c.Lookup = rs[0], rs[1]
 	return c, nil
 }
 
@@ -229,25 +233,33 @@ func holderItemKey(hk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "HOLDER#" + hk}, "SK": &types.AttributeValueMemberS{Value: "HOLDER"}}
 }
 
-// measureAcceptCalls makes, raw, the SDK calls an accepted reissue makes
+// acceptCallOps are, as operations to measure, the SDK calls made raw
+// that, raw, the SDK calls an accepted reissue makes
 // (shared/lifecycle Service.Submit with an Idempotency-Key): the holder's
 // item read, strongly consistent, while the request record is written
 // with the claim's condition (shared/dynamo RequestStore.Claim: the same
 // item, condition, names, values and return of the old item), then the
 // command sent, a body the size of a reissue's message, to a queue of its
 // own (the workers must not meet it).
-func measureAcceptCalls(ctx context.Context, s *System, holderOf, tokOf func(w, i int) string, workers int, warm, d time.Duration) (raw, hop Rate, err error) {
+func acceptCallOps(ctx context.Context, s *System, holderOf, tokOf func(w, i int) string) (raw, hop Op, cleanup func(), err error) {
 	q, err := s.Clients.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("pccc-bench-accept-raw")})
 	if err != nil {
-		return raw, hop, err
+		return raw, hop, nil, err
 	}
-	defer func() {
+	var closers []func()
+	cleanup = func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	closers = append(closers, func() {
 		_, _ = s.Clients.SQS.DeleteQueue(context.WithoutCancel(ctx), &sqs.DeleteQueueInput{QueueUrl: q.QueueUrl})
-	}()
+	})
 	body, err := json.Marshal(lifecycle.Message{V: lifecycle.MessageVersion, RequestID: lifecycle.RequestIDFor(holderOf(0, 0), "b-0-0-1764800000000000000"),
 		Kind: holder.Reissue, Actor: holder.ByHolder, HolderKey: holderOf(0, 0), Reason: "leak_concern", Sealed: map[string]string{}, QueuedAt: time.Now()})
 	if err != nil {
-		return raw, hop, err
+		cleanup()
+		return raw, hop, nil, err
 	}
 	msg := string(body)
 	// The claim's payload hash: a route and body's SHA-256, in hex.
@@ -286,15 +298,16 @@ func measureAcceptCalls(ctx context.Context, s *System, holderOf, tokOf func(w, 
 		_, err = s.Clients.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: q.QueueUrl, MessageBody: aws.String(msg)})
 		return err
 	}
-	raw = ClosedLoop(ctx, "its calls made raw: GetItem ∥ conditional PutItem, then SendMessage", workers, warm, d, func(ctx context.Context, w, i int) error {
+	raw = Op{Name: "its calls made raw: GetItem ∥ conditional PutItem, then SendMessage", Do: func(ctx context.Context, w, i int) error {
 		return calls(ctx, holderOf(w, i), i)
-	})
+	}}
 	// The same calls behind a trivial handler on loopback, called as the
 	// accept path is (the same headers and body): what the HTTP hop adds,
 	// without the runner and the function.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return raw, hop, err
+		cleanup()
+		return raw, hop, nil, err
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -308,11 +321,11 @@ func measureAcceptCalls(ctx context.Context, s *System, holderOf, tokOf func(w, 
 		_, _ = w.Write([]byte(`{"requestId":"raw0000000000000000001","status":"queued","statusUrl":"/v1/requests/raw0000000000000000001"}`))
 	})}
 	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	closers = append(closers, func() { _ = srv.Close() })
 	hopURL := "http://" + ln.Addr().String()
-	hop = ClosedLoop(ctx, "its calls made raw behind a trivial net/http handler", workers, warm, d, func(ctx context.Context, w, i int) error {
+	hop = Op{Name: "its calls made raw behind a trivial net/http handler", Do: func(ctx context.Context, w, i int) error {
 		return callExpect(ctx, s.HTTP, "POST", hopURL+"/?hk="+url.QueryEscape(holderOf(w, i))+"&i="+strconv.Itoa(i), tokOf(w, i),
 			"b-"+strconv.Itoa(w)+"-"+strconv.Itoa(i)+"-"+strconv.FormatInt(time.Now().UnixNano(), 10), `{"reason":"leak_concern"}`, http.StatusAccepted)
-	})
-	return raw, hop, nil
+	}}
+	return raw, hop, cleanup, nil
 }

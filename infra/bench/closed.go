@@ -46,6 +46,67 @@ const (
 // loop is right for a ceiling (how fast can it go); the spike run is open
 // loop.
 func ClosedLoop(ctx context.Context, name string, workers int, warm, d time.Duration, op func(ctx context.Context, worker, i int) error) Rate {
+	r, _ := closedLoop(ctx, name, "", workers, warm, d, op)
+	return r
+}
+
+// Op is a named operation to measure.
+type Op struct {
+	Name string
+	Do   func(ctx context.Context, worker, i int) error
+}
+
+// alternateRounds are the turns Alternate gives each operation.
+const alternateRounds = 5
+
+// Alternate measures ops side by side: in alternateRounds rounds, each op
+// in turn runs closed loop for d/rounds after a warm-up of warm/rounds, so
+// a noisy machine's busy moments, and an emulator's code still warming
+// up, fall on all of them alike. Each Rate sums its op's turns.
+func Alternate(ctx context.Context, workers int, warm, d time.Duration, ops ...Op) []Rate {
+	out := make([]Rate, len(ops))
+	lats := make([][]time.Duration, len(ops))
+	for round := range alternateRounds {
+		for k, op := range ops {
+			r, lat := closedLoop(ctx, op.Name, fmt.Sprintf("-%d", round+1), workers, warm/alternateRounds, d/alternateRounds, op.Do)
+			out[k] = out[k].add(r)
+			lats[k] = append(lats[k], lat...)
+		}
+	}
+	for k := range out {
+		out[k].P50, out[k].P99 = Percentile(lats[k], 0.50), Percentile(lats[k], 0.99)
+	}
+	return out
+}
+
+// add sums two turns of one measurement (latencies apart).
+func (r Rate) add(t Rate) Rate {
+	if r.Name == "" {
+		r.Name, r.Workers = t.Name, t.Workers
+	}
+	r.Duration += t.Duration
+	r.OK += t.OK
+	r.Fails += t.Fails
+	if r.FirstFail == "" {
+		r.FirstFail = t.FirstFail
+	}
+	if t.CPU != nil {
+		if r.CPU == nil {
+			r.CPU = CPU{}
+		}
+		for k, v := range t.CPU {
+			r.CPU[k] += v
+		}
+	}
+	if r.Duration > 0 {
+		r.PerSecond = float64(r.OK) / r.Duration.Seconds()
+	}
+	return r
+}
+
+// closedLoop is ClosedLoop, returning the latencies too; suffix names its
+// turn's profile.
+func closedLoop(ctx context.Context, name, suffix string, workers int, warm, d time.Duration, op func(ctx context.Context, worker, i int) error) (Rate, []time.Duration) {
 	var ok, fails atomic.Int64
 	var firstFail atomic.Value
 	var measuring atomic.Bool
@@ -78,7 +139,7 @@ func ClosedLoop(ctx context.Context, name string, workers int, warm, d time.Dura
 		}()
 	}
 	time.Sleep(warm)
-	stopProfile := startProfile(name)
+	stopProfile := startProfile(name + suffix)
 	measuring.Store(true)
 	cpu0 := readCPU()
 	begin := time.Now()
@@ -101,7 +162,7 @@ func ClosedLoop(ctx context.Context, name string, workers int, warm, d time.Dura
 	r.FirstFail, _ = firstFail.Load().(string)
 	r.CPU = cpu
 	r.P50, r.P99 = Percentile(all, 0.50), Percentile(all, 0.99)
-	return r
+	return r, all
 }
 
 // Percentile of a sample (sorted in place); 0 for none.
@@ -141,8 +202,18 @@ func startProfile(name string) func() {
 		_ = f.Close()
 		return func() {}
 	}
+	// And what was allocated meanwhile: the allocations profile before
+	// and after (go tool pprof -sample_index=alloc_space -diff_base).
+	writeAllocs := func(suffix string) {
+		if a, err := os.Create(filepath.Join(ProfileDir, slug+suffix+".pprof")); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(a, 0)
+			_ = a.Close()
+		}
+	}
+	writeAllocs(".allocs0")
 	return func() {
 		pprof.StopCPUProfile()
 		_ = f.Close()
+		writeAllocs(".allocs1")
 	}
 }

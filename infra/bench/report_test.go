@@ -2,7 +2,9 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -80,5 +82,42 @@ func TestFairRatios(t *testing.T) {
 	writeAcceptShortfall(&b, Ceilings{})
 	if b.Len() != 0 {
 		t.Errorf("wrote %q without figures", b.String())
+	}
+}
+
+// Alternate gives each operation its turns and sums them: every call
+// counted once under its own name, the rate over its own turns' time.
+func TestAlternate(t *testing.T) {
+	var order []string
+	var mu sync.Mutex
+	op := func(name string, pause time.Duration) Op {
+		return Op{Name: name, Do: func(ctx context.Context, _, _ int) error {
+			mu.Lock()
+			if len(order) == 0 || order[len(order)-1] != name {
+				order = append(order, name)
+			}
+			mu.Unlock()
+			time.Sleep(pause)
+			return nil
+		}}
+	}
+	rs := Alternate(context.Background(), 2, 50*time.Millisecond, 250*time.Millisecond, op("a", time.Millisecond), op("b", 2*time.Millisecond))
+	if len(rs) != 2 || rs[0].Name != "a" || rs[1].Name != "b" {
+		t.Fatalf("rates %+v", rs)
+	}
+	for _, r := range rs {
+		if r.OK < alternateRounds*minCompleted || r.Fails != 0 || r.Duration < 250*time.Millisecond || r.P50 <= 0 || r.P99 < r.P50 {
+			t.Errorf("%s: %+v", r.Name, r)
+		}
+		if got := float64(r.OK) / r.Duration.Seconds(); got != r.PerSecond {
+			t.Errorf("%s: rate %v, want %v", r.Name, r.PerSecond, got)
+		}
+	}
+	if rs[0].PerSecond <= rs[1].PerSecond {
+		t.Errorf("the faster op's rate %v is not above the slower's %v", rs[0].PerSecond, rs[1].PerSecond)
+	}
+	// Turn about: a, b, a, b, ... (each turn's warm-up runs its own op).
+	if len(order) != 2*alternateRounds {
+		t.Errorf("turns %v", order)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -100,6 +101,9 @@ func run(ctx context.Context, args []string) error {
 		if err := os.MkdirAll(bench.ProfileDir, 0o755); err != nil {
 			return err
 		}
+		// Allocations sampled finer than the default 512 KiB, for the
+		// allocation profiles of the measurements.
+		runtime.MemProfileRate = 64 << 10
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
