@@ -99,28 +99,54 @@ func (r *Runner) match(method, path string) (best *route, params map[string]stri
 			fallback = x
 			continue
 		}
-		p, ok := x.matchPath(parts)
-		if !ok {
+		// Only the best route's variables are read out: a request is
+		// held against every route of its method.
+		if _, ok := x.walk(parts, false); !ok {
 			continue
 		}
 		if best == nil || score(x) > score(best) {
-			best, params = x, p
+			best = x
 		}
 	}
-	if best == nil && fallback != nil {
-		return fallback, nil
+	if best == nil {
+		if fallback != nil {
+			return fallback, nil
+		}
+		return nil, nil
 	}
+	params, _ = best.matchPath(parts)
 	return best, params
 }
 
 func (x *route) matchPath(parts []string) (map[string]string, bool) {
-	params := map[string]string{}
+	return x.walk(parts, true)
+}
+
+// allEmpty says every part is "".
+func allEmpty(parts []string) bool {
+	for _, p := range parts {
+		if p != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// walk matches parts against the route's segments, and with vars reads
+// out the path variables.
+func (x *route) walk(parts []string, vars bool) (map[string]string, bool) {
+	var params map[string]string
+	if vars {
+		params = map[string]string{}
+	}
 	for i, seg := range x.segments {
 		if x.greedy && i == len(x.segments)-1 {
-			if i >= len(parts) || strings.Join(parts[i:], "") == "" {
+			if i >= len(parts) || allEmpty(parts[i:]) {
 				return nil, false // {proxy+} needs at least one segment
 			}
-			params[strings.TrimSuffix(strings.TrimPrefix(seg, "{"), "+}")] = strings.Join(parts[i:], "/")
+			if vars {
+				params[strings.TrimSuffix(strings.TrimPrefix(seg, "{"), "+}")] = strings.Join(parts[i:], "/")
+			}
 			return params, true
 		}
 		if i >= len(parts) {
@@ -130,7 +156,9 @@ func (x *route) matchPath(parts []string) (map[string]string, bool) {
 			if parts[i] == "" {
 				return nil, false
 			}
-			params[seg[1:len(seg)-1]] = parts[i]
+			if vars {
+				params[seg[1:len(seg)-1]] = parts[i]
+			}
 			continue
 		}
 		if seg != parts[i] {
@@ -466,7 +494,7 @@ func (r *Runner) corsFor(rt *route, path string) *corsPolicy {
 	}
 	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	for _, x := range r.routes {
-		if _, ok := x.matchPath(parts); ok {
+		if _, ok := x.walk(parts, false); ok {
 			return r.cors[x.API]
 		}
 	}
