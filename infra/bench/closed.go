@@ -56,8 +56,11 @@ type Op struct {
 	Do   func(ctx context.Context, worker, i int) error
 }
 
-// alternateRounds are the turns Alternate gives each operation.
-const alternateRounds = 5
+// alternateRounds are the turns Alternate gives each operation: ten of
+// a second each in make bench (turns of two seconds, five each, left the
+// accept path's ratio to its raw calls between 1.14 and 1.27 in runs a few
+// minutes apart).
+const alternateRounds = 10
 
 // Alternate measures ops side by side: in alternateRounds rounds, each op
 // in turn runs closed loop for d/rounds after a warm-up of warm/rounds, so
