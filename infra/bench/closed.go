@@ -1,8 +1,9 @@
 // Package bench measures the system the way make bench reports it: the
-// ceilings of what it is built on (the emulator's raw SendMessage and
-// GetItem, a trivial HTTP handler on loopback) and the system's own accept
-// and lookup paths, measured side by side in one run so every figure is a
-// ratio that holds on a noisy machine.
+// ceilings of what it is built on (the emulator's raw SendMessage, a
+// trivial HTTP handler on loopback), the system's own accept and lookup
+// paths, and the SDK calls each of them makes, made raw with the same
+// inputs, measured side by side in one run so every figure is a ratio
+// that holds on a noisy machine.
 package bench
 
 import (
