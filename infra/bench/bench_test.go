@@ -80,7 +80,7 @@ func TestShortBench(t *testing.T) {
 			WriteCeilings(&b, c)
 			WriteSpike(&b, sp)
 			WriteVerdict(&b, Verdict(c, sp, sp))
-			for _, want := range []string{"raw SendMessage", "GetItem (raw)", "accept path", "lookup path", "drained in", "Peak backlog", "Where the time goes", "spike: accept (reissue) p99"} {
+			for _, want := range []string{"SendMessage (raw)", "GetItem (raw", "its calls made raw", "the same GetItem", "accept path", "lookup path", "drained in", "Peak backlog", "Where the time goes", "spike: accept (reissue) p99"} {
 				if !strings.Contains(b.String(), want) {
 					t.Errorf("report lacks %q", want)
 				}

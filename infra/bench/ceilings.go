@@ -2,30 +2,48 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/pccc/pccc/shared/holder"
+	"github.com/pccc/pccc/shared/idempotency"
+	"github.com/pccc/pccc/shared/lifecycle"
 )
 
 // Ceilings are the closed-loop rates of one run, side by side.
 type Ceilings struct {
-	SendMessage, GetItem, TrivialHTTP Rate // what the system is built on
-	Accept, Lookup                    Rate // the system's own paths
-	AcceptAlone                       Rate // the accept path with the workers paused
-	Drain                             Drain
+	SendMessage, TrivialHTTP Rate // what the system is built on
+	// AcceptCalls are the SDK calls one accepted reissue makes, made raw
+	// from this process with the same inputs: the holder's read and the
+	// request's conditional write at once, then the send. GetItem is the
+	// lookup's one call, on the same holders' items. They are the fair
+	// baselines of the two paths (FairRatios).
+	AcceptCalls, GetItem Rate
+	// AcceptCallsHTTP are the same calls behind a trivial handler, called
+	// over loopback as the accept path is: its calls and the HTTP hop.
+	AcceptCallsHTTP Rate
+	Accept, Lookup  Rate // the system's own paths
+	AcceptAlone     Rate // the accept path with the workers paused
+	Drain           Drain
 }
 
 // Rates are the closed-loop measurements in report order.
 func (c Ceilings) Rates() []Rate {
-	return []Rate{c.TrivialHTTP, c.SendMessage, c.GetItem, c.AcceptAlone, c.Accept, c.Lookup}
+	return []Rate{c.TrivialHTTP, c.SendMessage, c.AcceptCalls, c.AcceptCallsHTTP, c.AcceptAlone, c.Accept, c.GetItem, c.Lookup}
 }
 
 // Drain is how fast the workers emptied the backlog the accept run left.
@@ -108,13 +126,6 @@ func MeasureCeilings(ctx context.Context, s *System, toks []string, workers int,
 	})
 	_, _ = s.Clients.SQS.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: q.QueueUrl})
 
-	// Raw GetItem: a holder item, strongly consistent, as the lookup reads it.
-	key := map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "HOLDER#bench-0"}, "SK": &types.AttributeValueMemberS{Value: "HOLDER"}}
-	c.GetItem = ClosedLoop(ctx, "DynamoDB GetItem (raw)", workers, warm, d, func(ctx context.Context, _, _ int) error {
-		_, err := s.Clients.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(TableName), Key: key, ConsistentRead: aws.Bool(true)})
-		return err
-	})
-
 	// A trivial handler on loopback: the HTTP floor of this machine.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -139,23 +150,31 @@ func MeasureCeilings(ctx context.Context, s *System, toks []string, workers int,
 
 	// The accept path: a reissue with an idempotency key answered 202;
 	// first with the workers paused (the API alone), then with them
-	// draining the line at the same time, as in a surge.
+	// draining the line at the same time, as in a surge. Each worker
+	// cycles through its share of the holders; the raw baselines read
+	// the same holders' items in the same order.
 	per := max(1, len(toks)/workers)
+	hks, err := s.holderKeys(toks)
+	if err != nil {
+		return c, err
+	}
+	holderOf := func(w, i int) string { return hks[(w*per+i%per)%len(hks)] }
+	tokOf := func(w, i int) string { return toks[(w*per+i%per)%len(toks)] }
 	accept := func(ctx context.Context, w, i int) error {
-		tok := toks[(w*per+i%per)%len(toks)]
-		a, err := s.Call(ctx, "POST", "/v1/codes/me/reissue", tok, fmt.Sprintf("b-%d-%d-%d", w, i, time.Now().UnixNano()), `{"reason":"leak_concern"}`)
-		if err != nil {
-			return err
-		}
-		if a.Status != 202 {
-			return fmt.Errorf("status %d %v", a.Status, a.Body)
-		}
-		return nil
+		return s.expect(ctx, "POST", "/v1/codes/me/reissue", tokOf(w, i), "b-"+strconv.Itoa(w)+"-"+strconv.Itoa(i)+"-"+strconv.FormatInt(time.Now().UnixNano(), 10), `{"reason":"leak_concern"}`, http.StatusAccepted)
 	}
 	if err := s.PauseWorkers(); err != nil {
 		return c, err
 	}
-	c.AcceptAlone = ClosedLoop(ctx, "reissue answered 202, workers paused", workers, warm, d, accept)
+	// Its calls made raw, side by side with it (turn about, the workers
+	// paused alike).
+	raw, hop, cleanup, err := acceptCallOps(ctx, s, holderOf, tokOf)
+	if err != nil {
+		return c, err
+	}
+	rs := Alternate(ctx, workers, warm, d, raw, hop, Op{Name: "reissue answered 202, workers paused", Do: accept})
+	cleanup()
+	c.AcceptCalls, c.AcceptCallsHTTP, c.AcceptAlone = rs[0], rs[1], rs[2]
 	if err := s.ResumeWorkers(); err != nil {
 		return c, err
 	}
@@ -182,16 +201,131 @@ func MeasureCeilings(ctx context.Context, s *System, toks []string, workers int,
 		c.Drain.PerSecond = float64(backlog) / c.Drain.Took.Seconds()
 	}
 
-	// The lookup path: GET /v1/codes/me, details decrypted.
-	c.Lookup = ClosedLoop(ctx, "GET /v1/codes/me (lookup path)", workers, warm, d, func(ctx context.Context, w, i int) error {
-		a, err := s.Call(ctx, "GET", "/v1/codes/me", toks[(w*per+i%per)%len(toks)], "", "")
+	// The lookup's one call made raw: the holder's item, strongly
+	// consistent, as the lookup reads it, cycling through the same items;
+	// and the lookup path itself, GET /v1/codes/me, details decrypted;
+	// side by side, turn about.
+	rs = Alternate(ctx, workers, warm, d, Op{Name: "DynamoDB GetItem (raw, the lookup's call)", Do: func(ctx context.Context, w, i int) error {
+		_, err := s.Clients.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(TableName), Key: holderItemKey(holderOf(w, i)), ConsistentRead: aws.Bool(true)})
+		return err
+	}}, Op{Name: "GET /v1/codes/me (lookup path)", Do: func(ctx context.Context, w, i int) error {
+		return s.expect(ctx, "GET", "/v1/codes/me", tokOf(w, i), "", "", http.StatusOK)
+	}})
+	c.GetItem, c.Lookup = rs[0], rs[1]
+	return c, nil
+}
+
+// holderKeys are the holder keys the tokens were minted for.
+func (s *System) holderKeys(toks []string) ([]string, error) {
+	hks := make([]string, len(toks))
+	for i, tok := range toks {
+		cl, err := s.issuer.Verify(tok)
+		if err != nil {
+			return nil, fmt.Errorf("holder %d: %w", i, err)
+		}
+		hks[i] = cl.HolderKey
+	}
+	return hks, nil
+}
+
+// holderItemKey is the key of a holder's item (shared/dynamo's).
+func holderItemKey(hk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "HOLDER#" + hk}, "SK": &types.AttributeValueMemberS{Value: "HOLDER"}}
+}
+
+// acceptCallOps are, as operations to measure, the SDK calls made raw
+// that, raw, the SDK calls an accepted reissue makes
+// (shared/lifecycle Service.Submit with an Idempotency-Key): the holder's
+// item read, strongly consistent, while the request record is written
+// with the claim's condition (shared/dynamo RequestStore.Claim: the same
+// item, condition, names, values and return of the old item), then the
+// command sent, a body the size of a reissue's message, to a queue of its
+// own (the workers must not meet it).
+func acceptCallOps(ctx context.Context, s *System, holderOf, tokOf func(w, i int) string) (raw, hop Op, cleanup func(), err error) {
+	q, err := s.Clients.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("pccc-bench-accept-raw")})
+	if err != nil {
+		return raw, hop, nil, err
+	}
+	var closers []func()
+	cleanup = func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	closers = append(closers, func() {
+		_, _ = s.Clients.SQS.DeleteQueue(context.WithoutCancel(ctx), &sqs.DeleteQueueInput{QueueUrl: q.QueueUrl})
+	})
+	body, err := json.Marshal(lifecycle.Message{V: lifecycle.MessageVersion, RequestID: lifecycle.RequestIDFor(holderOf(0, 0), "b-0-0-1764800000000000000"),
+		Kind: holder.Reissue, Actor: holder.ByHolder, HolderKey: holderOf(0, 0), Reason: "leak_concern", Sealed: map[string]string{}, QueuedAt: time.Now()})
+	if err != nil {
+		cleanup()
+		return raw, hop, nil, err
+	}
+	msg := string(body)
+	// The claim's payload hash: a route and body's SHA-256, in hex.
+	hash := idempotency.Fingerprint("POST /v1/codes/me/reissue", []byte(`{"reason":"leak_concern"}`))
+	var seq atomic.Int64
+	calls := func(ctx context.Context, hk string, i int) error {
+		now := time.Now()
+		id := fmt.Sprintf("raw%019d", seq.Add(1)) // 22 characters, as a request id
+		got := make(chan error, 1)
+		go func() {
+			_, err := s.Clients.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(TableName), Key: holderItemKey(hk), ConsistentRead: aws.Bool(true)})
+			got <- err
+		}()
+		str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+		num := func(v int64) types.AttributeValue {
+			return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+		}
+		_, err := s.Clients.DynamoDB.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName: aws.String(TableName),
+			Item: map[string]types.AttributeValue{
+				"PK": str("REQ#" + id), "SK": str("REQ"), "owner": str(hk), "kind": str(string(holder.Reissue)), "status": str("queued"),
+				"createdAt": str(now.UTC().Format(time.RFC3339Nano)), "position": num(1 + int64(i)), "payloadHash": str(hash),
+				"keyUntil": num(now.Add(24 * time.Hour).UnixMilli()), "ttl": num(now.Add(7 * 24 * time.Hour).Unix()),
+			},
+			ConditionExpression:                 aws.String("attribute_not_exists(PK) OR keyUntil < :now OR (#status = :failed AND unsent = :yes)"),
+			ExpressionAttributeNames:            map[string]string{"#status": "status"},
+			ExpressionAttributeValues:           map[string]types.AttributeValue{":now": num(now.UnixMilli()), ":failed": str("failed"), ":yes": &types.AttributeValueMemberBOOL{Value: true}},
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		})
+		if gerr := <-got; err == nil {
+			err = gerr
+		}
 		if err != nil {
 			return err
 		}
-		if a.Status != 200 {
-			return fmt.Errorf("status %d %v", a.Status, a.Body)
+		_, err = s.Clients.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: q.QueueUrl, MessageBody: aws.String(msg)})
+		return err
+	}
+	raw = Op{Name: "its calls made raw: GetItem ∥ conditional PutItem, then SendMessage", Do: func(ctx context.Context, w, i int) error {
+		return calls(ctx, holderOf(w, i), i)
+	}}
+	// The same calls behind a trivial handler on loopback, called as the
+	// accept path is (the same headers and body): what the HTTP hop adds,
+	// without the runner and the function.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		cleanup()
+		return raw, hop, nil, err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		i, _ := strconv.Atoi(r.URL.Query().Get("i"))
+		if err := calls(r.Context(), r.URL.Query().Get("hk"), i); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
 		}
-		return nil
-	})
-	return c, nil
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write([]byte(`{"requestId":"raw0000000000000000001","status":"queued","statusUrl":"/v1/requests/raw0000000000000000001"}`))
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	closers = append(closers, func() { _ = srv.Close() })
+	hopURL := "http://" + ln.Addr().String()
+	hop = Op{Name: "its calls made raw behind a trivial net/http handler", Do: func(ctx context.Context, w, i int) error {
+		return callExpect(ctx, s.HTTP, "POST", hopURL+"/?hk="+url.QueryEscape(holderOf(w, i))+"&i="+strconv.Itoa(i), tokOf(w, i),
+			"b-"+strconv.Itoa(w)+"-"+strconv.Itoa(i)+"-"+strconv.FormatInt(time.Now().UnixNano(), 10), `{"reason":"leak_concern"}`, http.StatusAccepted)
+	}}
+	return raw, hop, cleanup, nil
 }

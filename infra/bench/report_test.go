@@ -2,28 +2,79 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
-// The accept path's shortfall is argued from the run's own figures: its
-// processor time against SendMessage's, and the floor its three calls set.
-func TestAcceptShortfallFromTheRunsFigures(t *testing.T) {
-	rate := func(name string, ok int64, self, java, node time.Duration) Rate {
-		return Rate{Name: name, OK: ok, CPU: CPU{ProcSelf: self, ProcJava: java, ProcNode: node}}
-	}
+func fairRate(name string, ok int64, perSecond float64, self, java, node time.Duration) Rate {
+	return Rate{Name: name, OK: ok, PerSecond: perSecond, CPU: CPU{ProcSelf: self, ProcJava: java, ProcNode: node}}
+}
+
+// The fair ratios hold each path against its own calls made raw: this
+// process's processor time per call (not all processes', not another
+// call's), and the lookup's rate against the same GetItem's.
+func TestFairRatios(t *testing.T) {
 	c := Ceilings{
-		SendMessage: rate("send", 1000, 500*time.Millisecond, 0, 250*time.Millisecond),                   // 750 µs a call
-		GetItem:     rate("get", 1000, 400*time.Millisecond, 800*time.Millisecond, 0),                    // 1200 µs
-		AcceptAlone: rate("alone", 100, 200*time.Millisecond, 250*time.Millisecond, 50*time.Millisecond), // 5000 µs
+		TrivialHTTP: fairRate("http", 1000, 10000, 100*time.Millisecond, 0, 0),
+		SendMessage: fairRate("send", 1000, 3000, 100*time.Millisecond, 0, 0),
+		AcceptCalls: fairRate("calls", 1000, 1000, 600*time.Millisecond, 900*time.Millisecond, 200*time.Millisecond), // 600 µs here
+		AcceptAlone: fairRate("alone", 500, 400, 345*time.Millisecond, 500*time.Millisecond, 100*time.Millisecond),   // 690 µs here
+		GetItem:     fairRate("get", 2000, 2000, 400*time.Millisecond, 800*time.Millisecond, 0),                      // 200 µs
+		Lookup:      fairRate("lookup", 1000, 1790, 300*time.Millisecond, 400*time.Millisecond, 0),                   // 300 µs
+	}
+	f := FairRatios(c)
+	if f.AcceptCPU != 690*time.Microsecond || f.CallsCPU != 600*time.Microsecond {
+		t.Errorf("accept %v, calls %v", f.AcceptCPU, f.CallsCPU)
+	}
+	if d := f.AcceptCPURatio - 1.15; d > 1e-9 || d < -1e-9 || !f.AcceptCPUMet() {
+		t.Errorf("accept ratio %v (met %v), want 1.15, met", f.AcceptCPURatio, f.AcceptCPUMet())
+	}
+	if f.LookupCPURatio != 1.5 || f.LookupRate != 0.895 || f.LookupMet() {
+		t.Errorf("lookup cpu %v rate %v (met %v), want 1.5, 0.895, not met", f.LookupCPURatio, f.LookupRate, f.LookupMet())
+	}
+	if f.AcceptRate != 0.4 {
+		t.Errorf("accept rate ratio %v", f.AcceptRate)
+	}
+	// A little more processor time misses the target; so does none read.
+	c.AcceptAlone.CPU[ProcSelf] = 346 * time.Millisecond
+	if FairRatios(c).AcceptCPUMet() {
+		t.Error("1.153 met ≤ 1.15")
+	}
+	if (Fair{}).AcceptCPUMet() {
+		t.Error("no figures met the target")
+	}
+	c.Lookup.PerSecond = 1800
+	if !FairRatios(c).LookupMet() {
+		t.Error("0.90 missed ≥ 0.90")
 	}
 	var b bytes.Buffer
-	writeAcceptShortfall(&b, c)
+	WriteCeilings(&b, c)
 	out := b.String()
-	for _, want := range []string{"5000 µs in all against 750 µs", "(6.7×)", "the read 1200 µs", "the send 750 µs", "come to 3150 µs", "at most 0.24 of raw SendMessage"} {
+	for _, want := range []string{
+		"its calls made raw (692 µs / 600 µs) | 1.15 | ≤ 1.15 | no |",
+		"| lookup / the same GetItem on the same items (rate) | 0.90 | ≥ 0.90 | yes |",
+		"the same GetItem's (300 µs / 200 µs) | 1.50 |",
+		"spent 692 µs per accepted command against 600 µs for its three calls made raw: 1.15×",
+		"In all processes (the emulators included) a command cost 1892 µs against 1700 µs",
+		"92 µs beyond the calls, of which the HTTP hop from the load generator to the runner and back is about 100 µs (the trivial handler's, client and server)",
+	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	// With the calls measured behind a trivial handler, the hop is theirs.
+	c.AcceptCallsHTTP = fairRate("hop", 1000, 900, 650*time.Millisecond, 0, 0)
+	b.Reset()
+	WriteCeilings(&b, c)
+	for _, want := range []string{
+		"a trivial handler on loopback (692 µs / 650 µs) | 1.06 |",
+		"back is 50 µs (the same calls behind a trivial handler cost 650 µs), which leaves 42 µs for the runner",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("missing %q in:\n%s", want, b.String())
 		}
 	}
 	// Without processor figures there is nothing to argue from.
@@ -31,5 +82,42 @@ func TestAcceptShortfallFromTheRunsFigures(t *testing.T) {
 	writeAcceptShortfall(&b, Ceilings{})
 	if b.Len() != 0 {
 		t.Errorf("wrote %q without figures", b.String())
+	}
+}
+
+// Alternate gives each operation its turns and sums them: every call
+// counted once under its own name, the rate over its own turns' time.
+func TestAlternate(t *testing.T) {
+	var order []string
+	var mu sync.Mutex
+	op := func(name string, pause time.Duration) Op {
+		return Op{Name: name, Do: func(ctx context.Context, _, _ int) error {
+			mu.Lock()
+			if len(order) == 0 || order[len(order)-1] != name {
+				order = append(order, name)
+			}
+			mu.Unlock()
+			time.Sleep(pause)
+			return nil
+		}}
+	}
+	rs := Alternate(context.Background(), 2, 50*time.Millisecond, 250*time.Millisecond, op("a", time.Millisecond), op("b", 2*time.Millisecond))
+	if len(rs) != 2 || rs[0].Name != "a" || rs[1].Name != "b" {
+		t.Fatalf("rates %+v", rs)
+	}
+	for _, r := range rs {
+		if r.OK < alternateRounds*minCompleted || r.Fails != 0 || r.Duration < 250*time.Millisecond || r.P50 <= 0 || r.P99 < r.P50 {
+			t.Errorf("%s: %+v", r.Name, r)
+		}
+		if got := float64(r.OK) / r.Duration.Seconds(); got != r.PerSecond {
+			t.Errorf("%s: rate %v, want %v", r.Name, r.PerSecond, got)
+		}
+	}
+	if rs[0].PerSecond <= rs[1].PerSecond {
+		t.Errorf("the faster op's rate %v is not above the slower's %v", rs[0].PerSecond, rs[1].PerSecond)
+	}
+	// Turn about: a, b, a, b, ... (each turn's warm-up runs its own op).
+	if len(order) != 2*alternateRounds {
+		t.Errorf("turns %v", order)
 	}
 }

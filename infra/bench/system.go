@@ -456,6 +456,46 @@ func (s *System) send(ctx context.Context, method, path, auth, key, body string)
 	return a, nil
 }
 
+// expect makes one API call and checks its status: the ceilings' load
+// generator, which shares the process whose processor time it measures,
+// so it reads the answer's body only to report an unexpected status.
+func (s *System) expect(ctx context.Context, method, path, token, key, body string, want int) error {
+	return callExpect(ctx, s.HTTP, method, s.URL+path, token, key, body, want)
+}
+
+// callExpect is expect to any URL.
+func callExpect(ctx context.Context, hc *http.Client, method, url, token, key, body string, want int) error {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != want {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("status %d %s", resp.StatusCode, raw)
+	}
+	// Read to the end, so the connection is reused.
+	_, err = io.Copy(io.Discard, resp.Body)
+	return err
+}
+
 // QueueURL finds a queue.
 func (s *System) QueueURL(ctx context.Context, name string) (string, error) {
 	out, err := s.Clients.SQS.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})

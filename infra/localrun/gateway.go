@@ -99,28 +99,54 @@ func (r *Runner) match(method, path string) (best *route, params map[string]stri
 			fallback = x
 			continue
 		}
-		p, ok := x.matchPath(parts)
-		if !ok {
+		// Only the best route's variables are read out: a request is
+		// held against every route of its method.
+		if _, ok := x.walk(parts, false); !ok {
 			continue
 		}
 		if best == nil || score(x) > score(best) {
-			best, params = x, p
+			best = x
 		}
 	}
-	if best == nil && fallback != nil {
-		return fallback, nil
+	if best == nil {
+		if fallback != nil {
+			return fallback, nil
+		}
+		return nil, nil
 	}
+	params, _ = best.matchPath(parts)
 	return best, params
 }
 
 func (x *route) matchPath(parts []string) (map[string]string, bool) {
-	params := map[string]string{}
+	return x.walk(parts, true)
+}
+
+// allEmpty says every part is "".
+func allEmpty(parts []string) bool {
+	for _, p := range parts {
+		if p != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// walk matches parts against the route's segments, and with vars reads
+// out the path variables.
+func (x *route) walk(parts []string, vars bool) (map[string]string, bool) {
+	var params map[string]string
+	if vars {
+		params = map[string]string{}
+	}
 	for i, seg := range x.segments {
 		if x.greedy && i == len(x.segments)-1 {
-			if i >= len(parts) || strings.Join(parts[i:], "") == "" {
+			if i >= len(parts) || allEmpty(parts[i:]) {
 				return nil, false // {proxy+} needs at least one segment
 			}
-			params[strings.TrimSuffix(strings.TrimPrefix(seg, "{"), "+}")] = strings.Join(parts[i:], "/")
+			if vars {
+				params[strings.TrimSuffix(strings.TrimPrefix(seg, "{"), "+}")] = strings.Join(parts[i:], "/")
+			}
 			return params, true
 		}
 		if i >= len(parts) {
@@ -130,7 +156,9 @@ func (x *route) matchPath(parts []string) (map[string]string, bool) {
 			if parts[i] == "" {
 				return nil, false
 			}
-			params[seg[1:len(seg)-1]] = parts[i]
+			if vars {
+				params[seg[1:len(seg)-1]] = parts[i]
+			}
 			continue
 		}
 		if seg != parts[i] {
@@ -340,19 +368,15 @@ type apiResponse struct {
 // ignored.
 func writeAPIResponse(w http.ResponseWriter, out []byte, apiCORS bool) error {
 	trimmed := bytes.TrimSpace(out)
-	var probe map[string]json.RawMessage
-	if json.Unmarshal(trimmed, &probe) != nil || probe["statusCode"] == nil {
-		if !json.Valid(trimmed) {
-			return fmt.Errorf("function returned no JSON")
-		}
+	resp, err := decodeAPIResponse(trimmed)
+	if err != nil {
+		return err
+	}
+	if resp == nil {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		_, err := w.Write(trimmed)
 		return err
-	}
-	var resp apiResponse
-	if err := json.Unmarshal(trimmed, &resp); err != nil {
-		return fmt.Errorf("malformed function response: %w", err)
 	}
 	status := *resp.StatusCode
 	if status < 100 || status > 599 {
@@ -385,8 +409,34 @@ func writeAPIResponse(w http.ResponseWriter, out []byte, apiCORS bool) error {
 		w.Header()["Content-Type"] = nil
 	}
 	w.WriteHeader(status)
-	_, err := w.Write(body)
+	_, err = w.Write(body)
 	return err
+}
+
+// decodeAPIResponse reads a function's answer: nil for one taken as the
+// body of a 200 (no JSON object with statusCode), an error for no JSON or
+// a malformed response.
+func decodeAPIResponse(trimmed []byte) (*apiResponse, error) {
+	// What aws-lambda-go writes for an events.APIGatewayV2HTTPResponse
+	// begins so: one decode is enough. An object whose first key is
+	// statusCode is what the probe below takes for a response, and the
+	// decode below is the one it makes, so the answer is the same.
+	var resp apiResponse
+	if bytes.HasPrefix(trimmed, []byte(`{"statusCode":`)) && json.Unmarshal(trimmed, &resp) == nil && resp.StatusCode != nil {
+		return &resp, nil
+	}
+	var probe map[string]json.RawMessage
+	if json.Unmarshal(trimmed, &probe) != nil || probe["statusCode"] == nil {
+		if !json.Valid(trimmed) {
+			return nil, fmt.Errorf("function returned no JSON")
+		}
+		return nil, nil
+	}
+	resp = apiResponse{}
+	if err := json.Unmarshal(trimmed, &resp); err != nil {
+		return nil, fmt.Errorf("malformed function response: %w", err)
+	}
+	return &resp, nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -444,7 +494,7 @@ func (r *Runner) corsFor(rt *route, path string) *corsPolicy {
 	}
 	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	for _, x := range r.routes {
-		if _, ok := x.matchPath(parts); ok {
+		if _, ok := x.walk(parts, false); ok {
 			return r.cors[x.API]
 		}
 	}

@@ -129,6 +129,9 @@ func TestWriteAPIResponse(t *testing.T) {
 		{name: "bad status", out: `{"statusCode":42}`, err: "status 42"},
 		{name: "bad base64", out: `{"statusCode":200,"body":"!!","isBase64Encoded":true}`, err: "not base64"},
 		{name: "status of wrong type", out: `{"statusCode":"200"}`, err: "malformed"},
+		{name: "status not the first key", out: `{"headers":{"X-A":"1"},"statusCode":202}`, status: 202, header: "X-A", val: "1"},
+		{name: "another spelling of the key is a 200 body", out: `{"StatusCode":201}`, status: 200, body: `{"StatusCode":201}`},
+		{name: "a later key of another spelling wins, as before", out: `{"statusCode":201,"StatusCode":202}`, status: 202},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

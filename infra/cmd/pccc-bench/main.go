@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -81,6 +82,8 @@ func run(ctx context.Context, args []string) error {
 	fs.BoolVar(&bench.WorkerProcess, "worker-process", bench.WorkerProcess, "run the queue functions in a process of their own (as AWS runs them on instances of their own) instead of beside the API")
 	fs.IntVar(&bench.WorkerNice, "worker-nice", bench.WorkerNice, "niceness of the worker process; 0 for none")
 	logPath := fs.String("log", "", "write the functions' and the runner's log lines to this file")
+	fs.StringVar(&bench.ProfileDir, "profile-dir", "", "write a CPU profile of this process for each ceiling measurement, while it is measured, into this folder (not with -cpuprofile)")
+	ceilOnly := fs.Bool("ceilings-only", false, "measure the ceilings alone (no spike, overload or capacity runs) and write their section to -out")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -91,6 +94,17 @@ func run(ctx context.Context, args []string) error {
 		}
 		defer f.Close()
 		bench.FunctionLog = f
+	}
+	if *cpuprofile != "" && bench.ProfileDir != "" {
+		return fmt.Errorf("-cpuprofile and -profile-dir cannot both be given: one CPU profile runs at a time")
+	}
+	if bench.ProfileDir != "" {
+		if err := os.MkdirAll(bench.ProfileDir, 0o755); err != nil {
+			return err
+		}
+		// Allocations sampled finer than the default 512 KiB, for the
+		// allocation profiles of the measurements.
+		runtime.MemProfileRate = 64 << 10
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -182,6 +196,17 @@ func run(ctx context.Context, args []string) error {
 	c, err := bench.MeasureCeilings(ctx, s, toks, *workers, *warm, *dur)
 	if err != nil {
 		return err
+	}
+	if *ceilOnly {
+		var b bytes.Buffer
+		fmt.Fprintf(&b, "# Ceilings\n\nWritten by `go run ./infra/cmd/pccc-bench %s` on %s (%s, stack `%s`, %.0f s). %d workers, %v per measurement after %v of warm-up.\n\n", strings.Join(args, " "),
+			time.Now().UTC().Format("2006-01-02 15:04 MST"), bench.Machine(), kind, time.Since(started).Seconds(), *workers, *dur, *warm)
+		bench.WriteCeilings(&b, c)
+		if err := os.WriteFile(*out, b.Bytes(), 0o644); err != nil {
+			return err
+		}
+		os.Stdout.Write(b.Bytes())
+		return nil
 	}
 	// The operator's step: the command rate bound set to the measured
 	// accept ceiling (template.yaml's CommandRateLimit), deployed: the
