@@ -532,7 +532,7 @@ func TestCampaignAtScale(t *testing.T) {
 		unknown = append(unknown, live[:100/d]...)
 		fid, _ := s.uploaded(t, auth, "notify", unknown)
 		s.authority(t, auth, "POST", "/v1/authority/campaigns/"+fid+"/confirm", "")
-		fv := s.campaignIn(t, auth, fid, 120*time.Second, "failed", "complete")
+		fv := s.campaignIn(t, auth, fid, within/2, "failed", "complete")
 		ft := totalsOf(fv)
 		if fv["state"] != "failed" || fv["stateReason"] != "failure_share" || ft["processed"] < min(1000, int64(1600/d)) || (d == 1 && ft["processed"] >= 1600) {
 			t.Errorf("mostly unknown: %s %v %v", fv["state"], fv["stateReason"], ft)
