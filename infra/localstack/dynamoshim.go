@@ -23,10 +23,17 @@ import (
 //   - Table and index descriptions come back with an empty TableStatus /
 //     IndexStatus, which makes the SDK's TableExistsWaiter wait forever. The
 //     shim reports ACTIVE (DELETING for DeleteTable), like DynamoDB Local.
+//   - TransactWriteItems copies whole tables in minidyn; the shim carries
+//     transactions out itself at the cost of their own items
+//     (dynamotxn.go).
 //
 // Everything else goes to minidyn untouched.
 type dynamoShim struct {
 	next http.Handler
+
+	// txn is held exclusively by a transaction and shared by every other
+	// request, so nothing sees a transaction half done.
+	txn sync.RWMutex
 
 	mu     sync.Mutex
 	tables map[string]*shimTable
@@ -35,6 +42,7 @@ type dynamoShim struct {
 type shimTable struct {
 	ttlAttribute string
 	ttlEnabled   bool
+	keyNames     []string // the key schema's attribute names, once read
 }
 
 func newDynamoShim(next http.Handler) *dynamoShim {
@@ -44,6 +52,14 @@ func newDynamoShim(next http.Handler) *dynamoShim {
 func (d *dynamoShim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	target := r.Header.Get("X-Amz-Target")
 	op := target[strings.LastIndex(target, ".")+1:]
+	if op == "TransactWriteItems" {
+		d.txn.Lock()
+		defer d.txn.Unlock()
+		d.transactWrite(w, r)
+		return
+	}
+	d.txn.RLock()
+	defer d.txn.RUnlock()
 	switch op {
 	case "ListTables":
 		d.listTables(w, r)
