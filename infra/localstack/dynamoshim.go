@@ -26,6 +26,8 @@ import (
 //   - TransactWriteItems copies whole tables in minidyn; the shim carries
 //     transactions out itself at the cost of their own items
 //     (dynamotxn.go).
+//   - Query reads the whole table in minidyn; the shim answers the plain
+//     partition Query from the keys it has seen written (dynamoquery.go).
 //
 // Everything else goes to minidyn untouched.
 type dynamoShim struct {
@@ -37,6 +39,8 @@ type dynamoShim struct {
 
 	mu     sync.Mutex
 	tables map[string]*shimTable
+
+	keys keys
 }
 
 type shimTable struct {
@@ -69,14 +73,57 @@ func (d *dynamoShim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d.describeTimeToLive(w, r)
 	case "CreateTable", "DescribeTable", "UpdateTable", "DeleteTable":
 		d.tableOp(op, w, r)
+	case "Query":
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			writeShimError(w, "SerializationException", "cannot read request: "+err.Error())
+			return
+		}
+		if !d.query(w, body) {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			d.next.ServeHTTP(w, r)
+		}
+	case "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem":
+		d.write(op, w, r)
 	default:
 		d.next.ServeHTTP(w, r)
 	}
 }
 
+// write passes a write to minidyn and notes the keys it wrote.
+func (d *dynamoShim) write(op string, w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeShimError(w, "SerializationException", "cannot read request: "+err.Error())
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	rec := &recorder{header: http.Header{}, status: http.StatusOK}
+	d.next.ServeHTTP(rec, r)
+	out := rec.body.Bytes()
+	if rec.status == http.StatusOK {
+		d.keys.written(op, body)
+		if op == "BatchWriteItem" {
+			d.keys.unprocessed(out)
+		}
+	}
+	for k, v := range rec.header {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+	w.WriteHeader(rec.status)
+	_, _ = w.Write(out)
+}
+
 // tableOp passes a table operation to minidyn, keeps the list of tables in
 // step with it and fills in the statuses minidyn leaves empty.
 func (d *dynamoShim) tableOp(op string, w http.ResponseWriter, r *http.Request) {
+	req, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeShimError(w, "SerializationException", "cannot read request: "+err.Error())
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(req))
 	rec := &recorder{header: http.Header{}, status: http.StatusOK}
 	d.next.ServeHTTP(rec, r)
 	body := rec.body.Bytes()
@@ -91,6 +138,12 @@ func (d *dynamoShim) tableOp(op string, w http.ResponseWriter, r *http.Request) 
 				delete(d.tables, name)
 			}
 			d.mu.Unlock()
+			switch op {
+			case "CreateTable":
+				d.keys.created(name, req)
+			case "DeleteTable":
+				d.keys.dropped(name)
+			}
 		}
 	}
 	for k, v := range rec.header {

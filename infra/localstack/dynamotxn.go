@@ -306,6 +306,9 @@ func (d *dynamoShim) call(op string, in any) (int, []byte) {
 	rec := &recorder{header: http.Header{}, status: http.StatusOK}
 	d.next.ServeHTTP(rec, req)
 	out, _ := io.ReadAll(&rec.body)
+	if rec.status == http.StatusOK {
+		d.keys.written(op, body)
+	}
 	return rec.status, out
 }
 
