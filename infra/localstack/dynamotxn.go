@@ -277,7 +277,7 @@ func keyOf(item json.RawMessage, names []string) (map[string]json.RawMessage, st
 	for _, n := range names {
 		v, ok := attrs[n]
 		if !ok {
-			return nil, "", fmt.Errorf("One of the required keys was not given a value: %s", n)
+			return nil, "", fmt.Errorf("one of the required keys was not given a value: %s", n)
 		}
 		key[n] = v
 		parts = append(parts, n+"="+string(compactJSON(v)))
