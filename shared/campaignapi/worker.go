@@ -93,9 +93,6 @@ type Worker struct {
 	// within the invocation's time): a few batches wait instead of the
 	// whole queue cycling through the workers while people come first.
 	YieldWait time.Duration
-	// YieldEvery is how often an instance reads whether people come first
-	// (default busyEvery).
-	YieldEvery time.Duration
 	// Wait is how long items put back wait.
 	Wait time.Duration
 	// FailureShare fails a campaign whose failures pass it
@@ -173,22 +170,9 @@ func (w *Worker) batch(ctx context.Context, id string, msgs []events.SQSMessage,
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, itemsAtOnce)
-	for n, m := range todo {
-		slots <- struct{}{}
-		// People first between items too: a surge that starts while a
-		// batch is carried out stops it within a check's interval,
-		// not at the batch's end; the rest wait on the queue.
-		if n > 0 && w.busy(ctx) {
-			<-slots
-			rest := todo[n:]
-			w.Log.InfoContext(ctx, "campaign items wait", "campaign", id, "why", "people's commands", "items", len(rest))
-			put := w.later(ctx, rest, items, func() []string { return idsOf(rest) })
-			mu.Lock()
-			failed = append(failed, put...)
-			mu.Unlock()
-			break
-		}
+	for _, m := range todo {
 		wg.Add(1)
+		slots <- struct{}{}
 		go func(m events.SQSMessage) {
 			defer func() { <-slots; wg.Done() }()
 			it := items[m.MessageId]
@@ -241,16 +225,9 @@ func (w *Worker) later(ctx context.Context, msgs []events.SQSMessage, items map[
 	return nil
 }
 
-// busyEvery is how often an instance reads whether people come first, by
-// default:
-// the rate counter's window (admission.DefaultRateWindow), so a surge's
-// first quarter second is seen in the next. Two small reads (the queue's
-// depth, one counter item) four times a second per busy instance.
-const busyEvery = 250 * time.Millisecond
-
 // busy says whether people's commands come first now: the public
 // command queue's backlog past its bound, or people's commands arriving
-// faster than YieldRate, or either unknown. Read at most every busyEvery
+// faster than YieldRate, or either unknown. Read at most once a second
 // per instance.
 func (w *Worker) busy(ctx context.Context) bool {
 	if (w.Backlog == nil || w.YieldBacklog <= 0) && (w.Arrivals == nil || w.YieldRate <= 0) {
@@ -259,11 +236,7 @@ func (w *Worker) busy(ctx context.Context) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	now := time.Now()
-	every := w.YieldEvery
-	if every <= 0 {
-		every = busyEvery
-	}
-	if now.Sub(w.readAt) < every {
+	if now.Sub(w.readAt) <= time.Second {
 		return w.crowded
 	}
 	w.crowded, w.readAt = w.read(ctx), now

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -209,42 +208,6 @@ func TestWorkerYieldsToPeoplesArrivals(t *testing.T) {
 				t.Fatalf("not yielding: %d of 4 carried out, put back %+v", len(cs.records), items.sent)
 			}
 		})
-	}
-}
-
-// surging is people's rate: quiet at its first reading, a surge after.
-type surging struct{ reads int }
-
-func (s *surging) PerSecond(context.Context) (float64, error) {
-	s.reads++
-	if s.reads == 1 {
-		return 0, nil
-	}
-	return 500, nil
-}
-
-// A surge that starts while a batch is carried out stops it between
-// items: the items begun are finished, the rest put back on the queue,
-// delayed; none is lost or run twice.
-func TestWorkerYieldsBetweenItems(t *testing.T) {
-	w, cs, items := newWorker(depth{n: 0}, nil)
-	s := &surging{}
-	w.Arrivals, w.YieldRate, w.YieldEvery = s, 50, time.Nanosecond
-	resp, err := w.Handle(context.Background(), itemsEvent(t, 10))
-	if err != nil || len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("Handle: %v, failures %v", err, resp.BatchItemFailures)
-	}
-	if len(cs.records) != 1 || len(items.sent) != 1 || len(items.sent[0].bodies) != 9 || items.sent[0].delay != 7*time.Second {
-		t.Fatalf("%d carried out, put back %+v; want 1 and the other 9", len(cs.records), items.sent)
-	}
-	done := cs.records[0].Code
-	for _, b := range items.sent[0].bodies {
-		if strings.Contains(b, done) {
-			t.Fatalf("%s carried out and put back", done)
-		}
-	}
-	if s.reads != 2 {
-		t.Errorf("people's rate read %d times, want 2 (before the batch, then before its second item)", s.reads)
 	}
 }
 
