@@ -262,6 +262,10 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The runs below each start a system of their own: one that fails is
+	// reported with the figures of the others, which are kept, and make
+	// bench still fails once the report is written.
+	var unfinished []string
 	var smsRes *bench.SMSSpikeResult
 	if smsOpts.Duration > 0 {
 		// A system of its own: the SMS spike's people and provider.
@@ -269,9 +273,10 @@ func run(ctx context.Context, args []string) error {
 		fmt.Fprintf(os.Stderr, "SMS spike: provider %.0f/s, starts %.0f/s for %v…\n", smsOpts.Rate, smsOpts.Rate*smsOpts.Factor, smsOpts.Duration)
 		r, err := bench.SMSSpike(ctx, *template, kind, smsOpts)
 		if err != nil {
-			return err
+			unfinished = append(unfinished, fmt.Sprintf("the SMS spike: %v", err))
+		} else {
+			smsRes = &r
 		}
-		smsRes = &r
 	}
 	var campFaultRes *bench.CampaignFaultResult
 	if *campaignFaults > 0 {
@@ -281,9 +286,10 @@ func run(ctx context.Context, args []string) error {
 		f.ReaderKills, f.ReaderChunk = []int64{2, 5}, 500
 		r, err := bench.CampaignFaultRun(ctx, *template, kind, *campaignFaults, f)
 		if err != nil {
-			return err
+			unfinished = append(unfinished, fmt.Sprintf("the campaign under faults: %v", err))
+		} else {
+			campFaultRes = &r
 		}
-		campFaultRes = &r
 	}
 	var faultRes *bench.FaultResult
 	if *faultHolders > 0 {
@@ -292,9 +298,10 @@ func run(ctx context.Context, args []string) error {
 		fmt.Fprintf(os.Stderr, "run under faults: %d holders…\n", *faultHolders)
 		r, err := bench.FaultRun(ctx, *template, kind, *faultHolders, 64, bench.DefaultFaults())
 		if err != nil {
-			return err
+			unfinished = append(unfinished, fmt.Sprintf("the run under faults: %v", err))
+		} else {
+			faultRes = &r
 		}
-		faultRes = &r
 	}
 	if f, err := os.Create(*chartPath); err == nil {
 		if err := bench.Chart(f, spike); err != nil {
@@ -342,9 +349,18 @@ func run(ctx context.Context, args []string) error {
 		fmt.Fprintf(&b, "\n## A campaign under faults\n\n")
 		bench.WriteCampaignFaults(&b, *campFaultRes)
 	}
+	if len(unfinished) > 0 {
+		fmt.Fprintf(&b, "\n## Runs that did not finish\n\n")
+		for _, u := range unfinished {
+			fmt.Fprintf(&b, "- %s\n", u)
+		}
+	}
 	if err := os.WriteFile(*out, b.Bytes(), 0o644); err != nil {
 		return err
 	}
 	os.Stdout.Write(b.Bytes())
+	if len(unfinished) > 0 {
+		return fmt.Errorf("%d runs did not finish (their errors are at the end of %s): %s", len(unfinished), *out, strings.Join(unfinished, "; "))
+	}
 	return nil
 }
