@@ -1,7 +1,6 @@
 package localstack
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"regexp"
@@ -277,9 +276,8 @@ func (d *dynamoShim) query(w http.ResponseWriter, body []byte) bool {
 			passOn(w, status, out)
 			return true
 		}
-		var got struct{ Item json.RawMessage }
-		if json.Unmarshal(out, &got) == nil && len(got.Item) > 0 && !bytes.Equal(got.Item, []byte("null")) && !bytes.Equal(got.Item, []byte("{}")) {
-			items = append(items, got.Item) // deleted since the keys were read: left out
+		if item, err := itemOf(out); err == nil && item != nil {
+			items = append(items, item) // deleted since the keys were read: left out
 		}
 	}
 	writeShimJSON(w, http.StatusOK, map[string]any{"Items": items, "Count": len(items), "ScannedCount": len(items)})

@@ -74,14 +74,9 @@ func (d *dynamoShim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "CreateTable", "DescribeTable", "UpdateTable", "DeleteTable":
 		d.tableOp(op, w, r)
 	case "Query":
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			writeShimError(w, "SerializationException", "cannot read request: "+err.Error())
-			return
-		}
-		if !d.query(w, body) {
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			d.next.ServeHTTP(w, r)
+		body, ok := readShimBody(w, r)
+		if ok && !d.query(w, body) {
+			d.forward(w, r, body, nil)
 		}
 	case "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem":
 		d.write(op, w, r)
@@ -90,22 +85,27 @@ func (d *dynamoShim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// write passes a write to minidyn and notes the keys it wrote.
-func (d *dynamoShim) write(op string, w http.ResponseWriter, r *http.Request) {
+// readShimBody reads a request's body; on failure it answers the caller
+// and returns false.
+func readShimBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		writeShimError(w, "SerializationException", "cannot read request: "+err.Error())
-		return
+		return nil, false
 	}
+	return body, true
+}
+
+// forward passes a request whose body was read (body) to minidyn and
+// writes its answer back, as then changes it (nil: unchanged). then sees
+// the status, the request's body and the answer's.
+func (d *dynamoShim) forward(w http.ResponseWriter, r *http.Request, body []byte, then func(status int, req, out []byte) []byte) {
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	rec := &recorder{header: http.Header{}, status: http.StatusOK}
 	d.next.ServeHTTP(rec, r)
 	out := rec.body.Bytes()
-	if rec.status == http.StatusOK {
-		d.keys.written(op, body)
-		if op == "BatchWriteItem" {
-			d.keys.unprocessed(out)
-		}
+	if then != nil {
+		out = then(rec.status, body, out)
 	}
 	for k, v := range rec.header {
 		w.Header()[k] = v
@@ -115,43 +115,54 @@ func (d *dynamoShim) write(op string, w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(out)
 }
 
+// write passes a write to minidyn and notes the keys it wrote.
+func (d *dynamoShim) write(op string, w http.ResponseWriter, r *http.Request) {
+	body, ok := readShimBody(w, r)
+	if !ok {
+		return
+	}
+	d.forward(w, r, body, func(status int, req, out []byte) []byte {
+		if status == http.StatusOK {
+			d.keys.written(op, req)
+			if op == "BatchWriteItem" {
+				d.keys.unprocessed(out)
+			}
+		}
+		return out
+	})
+}
+
 // tableOp passes a table operation to minidyn, keeps the list of tables in
 // step with it and fills in the statuses minidyn leaves empty.
 func (d *dynamoShim) tableOp(op string, w http.ResponseWriter, r *http.Request) {
-	req, err := io.ReadAll(r.Body)
-	if err != nil {
-		writeShimError(w, "SerializationException", "cannot read request: "+err.Error())
+	body, ok := readShimBody(w, r)
+	if !ok {
 		return
 	}
-	r.Body = io.NopCloser(bytes.NewReader(req))
-	rec := &recorder{header: http.Header{}, status: http.StatusOK}
-	d.next.ServeHTTP(rec, r)
-	body := rec.body.Bytes()
-	if rec.status == http.StatusOK {
-		if fixed, name, ok := fixTableStatus(op, body); ok {
-			body = fixed
-			d.mu.Lock()
-			switch op {
-			case "CreateTable":
-				d.tables[name] = &shimTable{}
-			case "DeleteTable":
-				delete(d.tables, name)
-			}
-			d.mu.Unlock()
-			switch op {
-			case "CreateTable":
-				d.keys.created(name, req)
-			case "DeleteTable":
-				d.keys.dropped(name)
-			}
+	d.forward(w, r, body, func(status int, req, out []byte) []byte {
+		if status != http.StatusOK {
+			return out
 		}
-	}
-	for k, v := range rec.header {
-		w.Header()[k] = v
-	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(rec.status)
-	_, _ = w.Write(body)
+		fixed, name, ok := fixTableStatus(op, out)
+		if !ok {
+			return out
+		}
+		d.mu.Lock()
+		switch op {
+		case "CreateTable":
+			d.tables[name] = &shimTable{}
+		case "DeleteTable":
+			delete(d.tables, name)
+		}
+		d.mu.Unlock()
+		switch op {
+		case "CreateTable":
+			d.keys.created(name, req)
+		case "DeleteTable":
+			d.keys.dropped(name)
+		}
+		return fixed
+	})
 }
 
 // fixTableStatus sets the empty statuses in a table operation's response and

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"strings"
 )
@@ -174,13 +173,11 @@ func (d *dynamoShim) runStep(s *txnStep) (int, []byte) {
 	if status != http.StatusOK {
 		return status, body
 	}
-	var got struct{ Item json.RawMessage }
-	if err := json.Unmarshal(body, &got); err != nil {
+	item, err := itemOf(body)
+	if err != nil {
 		return http.StatusInternalServerError, []byte(err.Error())
 	}
-	if len(got.Item) > 0 && string(got.Item) != "null" && string(got.Item) != "{}" {
-		s.old = got.Item
-	}
+	s.old = item
 	req := map[string]any{"TableName": s.op.TableName}
 	if s.op.ConditionExpression != "" {
 		req["ConditionExpression"] = s.op.ConditionExpression
@@ -300,7 +297,10 @@ func (d *dynamoShim) call(op string, in any) (int, []byte) {
 	if err != nil {
 		return http.StatusInternalServerError, []byte(err.Error())
 	}
-	req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, "http://minidyn/", bytes.NewReader(body))
+	if err != nil {
+		return http.StatusInternalServerError, []byte(err.Error())
+	}
 	req.Header.Set("X-Amz-Target", "DynamoDB_20120810."+op)
 	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
 	rec := &recorder{header: http.Header{}, status: http.StatusOK}
@@ -310,6 +310,18 @@ func (d *dynamoShim) call(op string, in any) (int, []byte) {
 		d.keys.written(op, body)
 	}
 	return rec.status, out
+}
+
+// itemOf is the item of a GetItem answer; nil when there is none.
+func itemOf(body []byte) (json.RawMessage, error) {
+	var got struct{ Item json.RawMessage }
+	if err := json.Unmarshal(body, &got); err != nil {
+		return nil, err
+	}
+	if len(got.Item) == 0 || bytes.Equal(got.Item, []byte("null")) || bytes.Equal(got.Item, []byte("{}")) {
+		return nil, nil
+	}
+	return got.Item, nil
 }
 
 // isConditionFailure tells minidyn's ConditionalCheckFailedException.
