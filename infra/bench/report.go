@@ -40,6 +40,9 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microseco
 func WriteCeilings(w io.Writer, c Ceilings) {
 	fmt.Fprintf(w, "| measurement | workers | completed | rate (/s) | p50 (ms) | p99 (ms) | errors |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range c.Rates() {
+		if r.Name == "" {
+			continue // not measured in this run
+		}
 		fmt.Fprintf(w, "| %s | %d | %d | %.0f | %s | %s | %d |\n", r.Name, r.Workers, r.OK, r.PerSecond, ms(r.P50), ms(r.P99), r.Fails)
 	}
 	for _, r := range c.Rates() {
@@ -57,13 +60,17 @@ func WriteCeilings(w io.Writer, c Ceilings) {
 	if f.LookupCPU > 0 {
 		fmt.Fprintf(w, "| lookup: this process's processor time per call / the same GetItem's (%.0f µs / %.0f µs) | %.2f | | |\n", us(f.LookupCPU), us(f.GetCPU), f.LookupCPURatio)
 	}
-	if f.HopCPU > 0 {
-		fmt.Fprintf(w, "| accept path, workers paused: the same / its calls made raw behind a trivial handler on loopback (%.0f µs / %.0f µs) | %.2f | | |\n", us(f.AcceptCPU), us(f.HopCPU), f.AcceptHopCPURatio)
+	if f.HTTPAcceptCPU > 0 && f.HopCPU > 0 {
+		fmt.Fprintf(w, "| over loopback HTTP: accept path, workers paused / its calls made raw behind a trivial handler (%.0f µs / %.0f µs) | %.2f | | |\n", us(f.HTTPAcceptCPU), us(f.HopCPU), f.AcceptHopCPURatio)
 	}
+	if f.HTTPAcceptCPU > 0 && f.CallsCPU > 0 {
+		fmt.Fprintf(w, "| over loopback HTTP: accept path, workers paused / its calls made raw (%.0f µs / %.0f µs) | %.2f | | |\n", us(f.HTTPAcceptCPU), us(f.CallsCPU), float64(f.HTTPAcceptCPU)/float64(f.CallsCPU))
+	}
+	fmt.Fprintf(w, "| over loopback HTTP: lookup / the same GetItem (rate) | %.2f | | |\n", ratio(c.Lookup.PerSecond, c.GetItem.PerSecond))
 	fmt.Fprintf(w, "| accept path, workers paused / its calls made raw (rate) | %.2f | | |\n", f.AcceptRate)
 	fmt.Fprintf(w, "| accept path / trivial HTTP handler (rate) | %.2f | | |\n", ratio(c.Accept.PerSecond, c.TrivialHTTP.PerSecond))
-	fmt.Fprintf(w, "| extra p99 of the accept path, workers paused, over its calls made raw | %s ms | | |\n", ms(c.AcceptAlone.P99-c.AcceptCalls.P99))
-	fmt.Fprintf(w, "| extra p99 of the lookup over the same GetItem | %s ms | | |\n", ms(c.Lookup.P99-c.GetItem.P99))
+	fmt.Fprintf(w, "| extra p99 of the accept path, workers paused, over its calls made raw | %s ms | | |\n", ms(f.accept.P99-c.AcceptCalls.P99))
+	fmt.Fprintf(w, "| extra p99 of the lookup over the same GetItem | %s ms | | |\n", ms(f.lookup.P99-c.GetItem.P99))
 	writeCPU(w, c)
 	fmt.Fprintf(w, "\nBacklog left by the accept run: %d commands, drained in %.1f s: **%.0f commands/s** through the worker.\n",
 		c.Drain.Backlog, c.Drain.Took.Seconds(), c.Drain.PerSecond)
@@ -79,7 +86,7 @@ func writeCPU(w io.Writer, c Ceilings) {
 	fmt.Fprintf(w, "\nWhere the time goes: processor time per completed call (µs), by process, read from /proc while each measurement ran (%d cores: %d µs of processor a second in all).\n\n", runtime.NumCPU(), runtime.NumCPU()*1_000_000)
 	fmt.Fprintf(w, "| measurement | %s | all |\n|---|%s---:|\n", strings.Join(procs, " | "), strings.Repeat("---:|", len(procs)))
 	for _, r := range rates {
-		if r.OK == 0 {
+		if r.OK == 0 || r.Name == "" {
 			continue
 		}
 		per := func(d time.Duration) string { return fmt.Sprintf("%.0f", float64(d.Microseconds())/float64(r.OK)) }
@@ -111,31 +118,42 @@ const (
 // raw in the same run: the accept path (workers paused) against its read,
 // conditional write and send, in this process's processor time per call;
 // the lookup against the same GetItem on the same items, in rate and in
-// this process's processor time. Processor times are per completed call;
-// 0 where /proc was not read.
+// this process's processor time. The paths are the ones called in-process
+// (Ceilings.AcceptDirect, LookupDirect) where they were measured, else
+// over loopback HTTP. Processor times are per completed call; 0 where
+// /proc was not read.
 type Fair struct {
 	AcceptCPU, CallsCPU, LookupCPU, GetCPU time.Duration
 	AcceptCPURatio, LookupCPURatio         float64
 	AcceptRate, LookupRate                 float64
 	// HopCPU is the accept path's calls made raw behind a trivial handler
-	// (the HTTP hop and the calls, without the runner and the function).
-	HopCPU            time.Duration
-	AcceptHopCPURatio float64
+	// (the HTTP hop and the calls, without the runner and the function),
+	// against HTTPAcceptCPU, the accept path over the same hop.
+	HopCPU, HTTPAcceptCPU time.Duration
+	AcceptHopCPURatio     float64
+	// accept and lookup are the measurements the ratios are of.
+	accept, lookup Rate
 }
 
 // FairRatios computes Fair from a run's ceilings.
 func FairRatios(c Ceilings) Fair {
-	f := Fair{
-		AcceptCPU: selfPerCall(c.AcceptAlone), CallsCPU: selfPerCall(c.AcceptCalls),
-		LookupCPU: selfPerCall(c.Lookup), GetCPU: selfPerCall(c.GetItem),
-		AcceptRate: ratio(c.AcceptAlone.PerSecond, c.AcceptCalls.PerSecond),
-		LookupRate: ratio(c.Lookup.PerSecond, c.GetItem.PerSecond),
+	f := Fair{accept: c.AcceptAlone, lookup: c.Lookup}
+	if c.AcceptDirect.OK > 0 {
+		f.accept = c.AcceptDirect
 	}
+	if c.LookupDirect.OK > 0 {
+		f.lookup = c.LookupDirect
+	}
+	f.AcceptCPU, f.CallsCPU = selfPerCall(f.accept), selfPerCall(c.AcceptCalls)
+	f.LookupCPU, f.GetCPU = selfPerCall(f.lookup), selfPerCall(c.GetItem)
+	f.AcceptRate = ratio(f.accept.PerSecond, c.AcceptCalls.PerSecond)
+	f.LookupRate = ratio(f.lookup.PerSecond, c.GetItem.PerSecond)
 	if f.CallsCPU > 0 {
 		f.AcceptCPURatio = float64(f.AcceptCPU) / float64(f.CallsCPU)
 	}
+	f.HTTPAcceptCPU = selfPerCall(c.AcceptAlone)
 	if f.HopCPU = selfPerCall(c.AcceptCallsHTTP); f.HopCPU > 0 {
-		f.AcceptHopCPURatio = float64(f.AcceptCPU) / float64(f.HopCPU)
+		f.AcceptHopCPURatio = float64(f.HTTPAcceptCPU) / float64(f.HopCPU)
 	}
 	if f.GetCPU > 0 {
 		f.LookupCPURatio = float64(f.LookupCPU) / float64(f.GetCPU)
@@ -183,12 +201,17 @@ func writeAcceptShortfall(w io.Writer, c Ceilings) {
 	if f.AcceptCPU == 0 || f.CallsCPU == 0 || f.LookupCPU == 0 || f.GetCPU == 0 {
 		return
 	}
-	hop := fmt.Sprintf("about %.0f µs (the trivial handler's, client and server)", us(selfPerCall(c.TrivialHTTP)))
-	if f.HopCPU > 0 {
-		hop = fmt.Sprintf("%.0f µs (the same calls behind a trivial handler cost %.0f µs), which leaves %.0f µs for the runner standing in for API Gateway and the Lambda runtime and for the function's own code", us(f.HopCPU-f.CallsCPU), us(f.HopCPU), us(f.AcceptCPU-f.HopCPU))
+	how := "over loopback HTTP (the load generator, the runner standing in for CloudFront and API Gateway, the function, the SDK)"
+	if c.AcceptDirect.OK > 0 {
+		how = "called in-process without a socket (the runner standing in for CloudFront and API Gateway, handed the request in memory, the function with its API Gateway event, the SDK): in AWS the HTTP server in front of a function is API Gateway's, not the function's"
 	}
-	fmt.Fprintf(w, "\nThe fair baseline of each path is the same SDK calls made raw from this process in the same run, with the same inputs: for the accept path the holder's read and the request's conditional write at once, then the send (a body of a command's size); for the lookup the same GetItem on the same holders' items. With the workers paused, this process (the load generator, the runner standing in for API Gateway, the function, the SDK) spent %.0f µs per accepted command against %.0f µs for its three calls made raw: %.2f× (target ≤ %.2f), so %.0f µs beyond the calls, of which the HTTP hop from the load generator to the runner and back is %s. In all processes (the emulators included) a command cost %.0f µs against %.0f µs for its calls. The lookup spent %.0f µs here against %.0f µs for its GetItem (%.2f×), %.0f µs in all against %.0f µs, and reached %.2f of its rate (target ≥ %.2f): every process shares the same cores, so rates divide as processor time per call does.\n",
-		us(f.AcceptCPU), us(f.CallsCPU), f.AcceptCPURatio, MaxAcceptCPURatio, us(f.AcceptCPU-f.CallsCPU), hop,
-		us(cpuPerCall(c.AcceptAlone)), us(cpuPerCall(c.AcceptCalls)),
-		us(f.LookupCPU), us(f.GetCPU), f.LookupCPURatio, us(cpuPerCall(c.Lookup)), us(cpuPerCall(c.GetItem)), f.LookupRate, MinLookupRatio)
+	fmt.Fprintf(w, "\nThe fair baseline of each path is the same SDK calls made raw from this process in the same run, with the same inputs: for the accept path the holder's read and the request's conditional write at once, then the send (a body of a command's size); for the lookup the same GetItem on the same holders' items. The paths are measured %s, turn about with their baselines. With the workers paused, this process spent %.0f µs per accepted command against %.0f µs for its three calls made raw: %.2f× (target ≤ %.2f), %.0f µs beyond the calls. In all processes (the emulators included) a command cost %.0f µs against %.0f µs for its calls. The lookup spent %.0f µs here against %.0f µs for its GetItem (%.2f×), %.0f µs in all against %.0f µs, and reached %.2f of its rate (target ≥ %.2f): every process shares the same cores, so rates divide as processor time per call does.",
+		how, us(f.AcceptCPU), us(f.CallsCPU), f.AcceptCPURatio, MaxAcceptCPURatio, us(f.AcceptCPU-f.CallsCPU),
+		us(cpuPerCall(f.accept)), us(cpuPerCall(c.AcceptCalls)),
+		us(f.LookupCPU), us(f.GetCPU), f.LookupCPURatio, us(cpuPerCall(f.lookup)), us(cpuPerCall(c.GetItem)), f.LookupRate, MinLookupRatio)
+	if f.HTTPAcceptCPU > 0 && f.HopCPU > 0 {
+		fmt.Fprintf(w, " Over loopback HTTP, as the spike drives it, an accepted command cost this process %.0f µs against %.0f µs for the same calls behind a trivial handler on the same hop (%.2f×): the hop alone, client and server, is %.0f µs.",
+			us(f.HTTPAcceptCPU), us(f.HopCPU), f.AcceptHopCPURatio, us(f.HopCPU-f.CallsCPU))
+	}
+	fmt.Fprintln(w)
 }

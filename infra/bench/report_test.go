@@ -59,7 +59,8 @@ func TestFairRatios(t *testing.T) {
 		"the same GetItem's (300 µs / 200 µs) | 1.50 |",
 		"spent 692 µs per accepted command against 600 µs for its three calls made raw: 1.15×",
 		"In all processes (the emulators included) a command cost 1892 µs against 1700 µs",
-		"92 µs beyond the calls, of which the HTTP hop from the load generator to the runner and back is about 100 µs (the trivial handler's, client and server)",
+		"The paths are measured over loopback HTTP",
+		"92 µs beyond the calls.",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)
@@ -70,8 +71,30 @@ func TestFairRatios(t *testing.T) {
 	b.Reset()
 	WriteCeilings(&b, c)
 	for _, want := range []string{
-		"a trivial handler on loopback (692 µs / 650 µs) | 1.06 |",
-		"back is 50 µs (the same calls behind a trivial handler cost 650 µs), which leaves 42 µs for the runner",
+		"| over loopback HTTP: accept path, workers paused / its calls made raw behind a trivial handler (692 µs / 650 µs) | 1.06 |",
+		"cost this process 692 µs against 650 µs for the same calls behind a trivial handler on the same hop (1.06×): the hop alone, client and server, is 50 µs.",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("missing %q in:\n%s", want, b.String())
+		}
+	}
+	// Measured in-process too, those are the paths the targets hold: the
+	// over-HTTP figures stay beside them.
+	c.AcceptDirect = fairRate("accept direct", 1000, 900, 650*time.Millisecond, 0, 0) // 650 µs
+	c.LookupDirect = fairRate("lookup direct", 1000, 1900, 230*time.Millisecond, 0, 0)
+	f = FairRatios(c)
+	if f.AcceptCPU != 650*time.Microsecond || f.HTTPAcceptCPU != 692*time.Microsecond || f.LookupRate != 0.95 || f.LookupCPU != 230*time.Microsecond {
+		t.Errorf("in-process: accept %v (over HTTP %v), lookup rate %v cpu %v", f.AcceptCPU, f.HTTPAcceptCPU, f.LookupRate, f.LookupCPU)
+	}
+	b.Reset()
+	WriteCeilings(&b, c)
+	for _, want := range []string{
+		"| accept direct | 0 | 1000 | 900 |",
+		"its calls made raw (650 µs / 600 µs) | 1.08 | ≤ 1.15 | yes |",
+		"| lookup / the same GetItem on the same items (rate) | 0.95 | ≥ 0.90 | yes |",
+		"| over loopback HTTP: lookup / the same GetItem (rate) | 0.90 |",
+		"| over loopback HTTP: accept path, workers paused / its calls made raw (692 µs / 600 µs) | 1.15 |",
+		"The paths are measured called in-process without a socket",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("missing %q in:\n%s", want, b.String())
