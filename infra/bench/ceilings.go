@@ -38,10 +38,11 @@ type Ceilings struct {
 	AcceptCallsHTTP Rate
 	Accept, Lookup  Rate // the system's own paths, over loopback HTTP
 	AcceptAlone     Rate // the accept path with the workers paused
-	// AcceptDirect and LookupDirect are the same paths called in this
-	// process without a socket (System.direct): in AWS the HTTP server is
-	// API Gateway's, and the function is handed its event, so these are
-	// what the fair ratios hold against the raw calls.
+	// AcceptDirect and LookupDirect are the same paths' functions invoked
+	// in this process with the events API Gateway would send them
+	// (System.directCall): in AWS the HTTP server and the event are API
+	// Gateway's, so these are what the fair ratios hold against the raw
+	// calls.
 	AcceptDirect, LookupDirect Rate
 	Drain                      Drain
 }
@@ -171,8 +172,17 @@ func MeasureCeilings(ctx context.Context, s *System, toks []string, workers int,
 	accept := func(ctx context.Context, w, i int) error {
 		return s.expect(ctx, "POST", "/v1/codes/me/reissue", tokOf(w, i), acceptKey(w, i), `{"reason":"leak_concern"}`, http.StatusAccepted)
 	}
+	reissueDirect, err := s.directCall("POST", "/v1/codes/me/reissue", `{"reason":"leak_concern"}`, toks, true, http.StatusAccepted)
+	if err != nil {
+		return c, err
+	}
+	tokIndex := func(w, i int) int { return (w*per + i%per) % len(toks) }
 	acceptDirect := func(ctx context.Context, w, i int) error {
-		return s.direct(ctx, "POST", "/v1/codes/me/reissue", tokOf(w, i), acceptKey(w, i), `{"reason":"leak_concern"}`, http.StatusAccepted)
+		return reissueDirect(ctx, tokIndex(w, i), acceptKey(w, i))
+	}
+	lookupDirect, err := s.directCall("GET", "/v1/codes/me", "", toks, false, http.StatusOK)
+	if err != nil {
+		return c, err
 	}
 	if err := s.PauseWorkers(); err != nil {
 		return c, err
@@ -184,7 +194,7 @@ func MeasureCeilings(ctx context.Context, s *System, toks []string, workers int,
 		return c, err
 	}
 	rs := Alternate(ctx, workers, warm, d, raw, hop,
-		Op{Name: "reissue answered 202 in-process, workers paused", Do: acceptDirect},
+		Op{Name: "reissue answered 202, the function invoked in-process, workers paused", Do: acceptDirect},
 		Op{Name: "reissue answered 202, workers paused", Do: accept})
 	cleanup()
 	c.AcceptCalls, c.AcceptCallsHTTP, c.AcceptDirect, c.AcceptAlone = rs[0], rs[1], rs[2], rs[3]
@@ -221,8 +231,8 @@ func MeasureCeilings(ctx context.Context, s *System, toks []string, workers int,
 	rs = Alternate(ctx, workers, warm, d, Op{Name: "DynamoDB GetItem (raw, the lookup's call)", Do: func(ctx context.Context, w, i int) error {
 		_, err := s.Clients.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(TableName), Key: holderItemKey(holderOf(w, i)), ConsistentRead: aws.Bool(true)})
 		return err
-	}}, Op{Name: "GET /v1/codes/me in-process (lookup path)", Do: func(ctx context.Context, w, i int) error {
-		return s.direct(ctx, "GET", "/v1/codes/me", tokOf(w, i), "", "", http.StatusOK)
+	}}, Op{Name: "GET /v1/codes/me, the function invoked in-process (lookup path)", Do: func(ctx context.Context, w, i int) error {
+		return lookupDirect(ctx, tokIndex(w, i), "")
 	}}, Op{Name: "GET /v1/codes/me (lookup path)", Do: func(ctx context.Context, w, i int) error {
 		return s.expect(ctx, "GET", "/v1/codes/me", tokOf(w, i), "", "", http.StatusOK)
 	}})

@@ -94,7 +94,7 @@ func TestFairRatios(t *testing.T) {
 		"| lookup / the same GetItem on the same items (rate) | 0.95 | ≥ 0.90 | yes |",
 		"| over loopback HTTP: lookup / the same GetItem (rate) | 0.90 |",
 		"| over loopback HTTP: accept path, workers paused / its calls made raw (692 µs / 600 µs) | 1.15 |",
-		"The paths are measured called in-process without a socket",
+		"The paths are measured as the Lambda runtime calls them",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("missing %q in:\n%s", want, b.String())

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -497,67 +498,69 @@ func callExpect(ctx context.Context, hc *http.Client, method, url, token, key, b
 	return err
 }
 
-// direct is expect without a socket: the request handed in memory to the
-// runner (its stand-ins for CloudFront and API Gateway, then the function
-// with the API Gateway event), the answer kept in memory. In AWS the HTTP
-// server in front of a function is API Gateway's and the function is
-// handed its event, so this is the path's own cost, without the loopback
-// hop that the load generator and the runner's HTTP server add here.
-func (s *System) direct(ctx context.Context, method, path, token, key, body string, want int) error {
-	var rd io.Reader = http.NoBody
-	if body != "" {
-		rd = strings.NewReader(body)
+// directCall calls one route for each of toks the way the Lambda
+// runtime calls a function: the event API Gateway would send, built once
+// per token by the runner (Runner.APIEvent: the distribution's headers,
+// the route, the event) around a stand-in Idempotency-Key, and per call
+// only the key put in; then the function invoked with it in this process
+// and the status read from its answer. In AWS the HTTP server in front
+// of a function and the event it is handed are API Gateway's, not the
+// function's, so this is the path's own cost without the stand-ins' and
+// the loopback hop's. keyed: each call with a key of its own.
+func (s *System) directCall(method, path, body string, toks []string, keyed bool, want int) (func(ctx context.Context, tok int, key string) error, error) {
+	const stand = "bench-key-stand-in-7f3a9c"
+	type parts struct{ before, after []byte }
+	events := make([]parts, len(toks))
+	var fn string
+	for i, tok := range toks {
+		var rd io.Reader = http.NoBody
+		if body != "" {
+			rd = strings.NewReader(body)
+		}
+		req, err := http.NewRequest(method, s.URL+path, rd)
+		if err != nil {
+			return nil, err
+		}
+		req.RemoteAddr, req.RequestURI = "127.0.0.1:49152", path
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		if keyed {
+			req.Header.Set("Idempotency-Key", stand)
+		}
+		f, payload, err := s.Runner.APIEvent(req)
+		if err != nil {
+			return nil, err
+		}
+		fn = f
+		if !keyed {
+			events[i] = parts{before: payload}
+			continue
+		}
+		before, after, ok := bytes.Cut(payload, []byte(stand))
+		if !ok || bytes.Contains(after, []byte(stand)) {
+			return nil, fmt.Errorf("the stand-in key is not once in the event of %s %s", method, path)
+		}
+		events[i] = parts{before, after}
 	}
-	req, err := http.NewRequestWithContext(ctx, method, s.URL+path, rd)
-	if err != nil {
-		return err
-	}
-	// What a server sets on the requests it reads.
-	req.RemoteAddr, req.RequestURI = "127.0.0.1:49152", path
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if key != "" {
-		req.Header.Set("Idempotency-Key", key)
-	}
-	w := memResponse{header: http.Header{}}
-	s.Runner.ServeHTTP(&w, req)
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	if w.status != want {
-		return fmt.Errorf("status %d %s", w.status, w.body.Bytes())
-	}
-	return nil
-}
-
-// memResponse is an http.ResponseWriter in memory; it keeps the first
-// 4 KiB of the body, for an unexpected answer's error.
-type memResponse struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (m *memResponse) Header() http.Header { return m.header }
-
-func (m *memResponse) WriteHeader(code int) {
-	if m.status == 0 {
-		m.status = code
-	}
-}
-
-func (m *memResponse) Write(b []byte) (int, error) {
-	if m.status == 0 {
-		m.status = http.StatusOK
-	}
-	if room := 4096 - m.body.Len(); room > 0 {
-		m.body.Write(b[:min(len(b), room)])
-	}
-	return len(b), nil
+	prefix := []byte(`{"statusCode":` + strconv.Itoa(want) + `,`)
+	return func(ctx context.Context, tok int, key string) error {
+		e := events[tok%len(events)]
+		payload := e.before
+		if keyed {
+			payload = make([]byte, 0, len(e.before)+len(key)+len(e.after))
+			payload = append(append(append(payload, e.before...), key...), e.after...)
+		}
+		out, err := s.Runner.Invoke(ctx, fn, payload)
+		if err != nil {
+			return err
+		}
+		if !bytes.HasPrefix(out, prefix) {
+			return fmt.Errorf("answer %.300s", out)
+		}
+		return nil
+	}, nil
 }
 
 // QueueURL finds a queue.

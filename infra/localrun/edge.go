@@ -117,19 +117,25 @@ func (r *Runner) serveEdge(w http.ResponseWriter, req *http.Request) {
 		rec.WriteHeader(http.StatusForbidden)
 		_, _ = rec.Write([]byte("This distribution is not configured to allow the HTTP request method that was used for this request."))
 	case b.api:
-		for _, h := range b.originHeaders {
-			req.Header.Set(h[0], h[1])
-		}
-		if b.setsOrigin {
-			// What OriginHeaderFunction does with the key value store's
-			// value: the origin ring's active one here.
-			req.Header.Set(httpapi.OriginHeader, r.originValue())
-		}
+		r.toOrigin(b, req)
 		r.serveAPI(rec, req)
 	default:
 		r.serveBucket(rec, req, b)
 	}
 	b.finish(w, req, rec)
+}
+
+// toOrigin sets the headers the distribution adds to a request it passes
+// to the API.
+func (r *Runner) toOrigin(b *edgeBehavior, req *http.Request) {
+	for _, h := range b.originHeaders {
+		req.Header.Set(h[0], h[1])
+	}
+	if b.setsOrigin {
+		// What OriginHeaderFunction does with the key value store's
+		// value: the origin ring's active one here.
+		req.Header.Set(httpapi.OriginHeader, r.originValue())
+	}
 }
 
 // finish writes the origin's answer to the viewer with the policy's

@@ -221,6 +221,43 @@ func (r *Runner) serveAPI(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
+// APIEvent is the function a viewer's request reaches through the
+// distribution and API Gateway and the payload-2.0 event it is invoked
+// with, as serveAPI would build them, without invoking it: with Invoke,
+// how make bench calls a function the way the Lambda runtime does,
+// without the stand-ins' own work.
+func (r *Runner) APIEvent(req *http.Request) (function string, payload []byte, err error) {
+	if r.edge != nil {
+		b := r.edge.behavior(req.URL.Path)
+		if !b.api {
+			return "", nil, fmt.Errorf("%s is not a path of the API", req.URL.Path)
+		}
+		r.toOrigin(b, req)
+	}
+	rt, params := r.match(req.Method, req.URL.Path)
+	if rt == nil {
+		return "", nil, fmt.Errorf("no route matches %s %s", req.Method, req.URL.Path)
+	}
+	var body []byte
+	if req.Body != nil {
+		if body, err = io.ReadAll(io.LimitReader(req.Body, MaxBodyBytes+1)); err != nil {
+			return "", nil, err
+		}
+	}
+	payload, err = json.Marshal(r.apiEvent(req, rt, params, body, newAPIRequestID()))
+	return rt.fn.id, payload, err
+}
+
+// Invoke invokes a function by its logical id with a payload, as the
+// Lambda runtime would (the function's timeout, a Lambda context).
+func (r *Runner) Invoke(ctx context.Context, function string, payload []byte) ([]byte, error) {
+	fn, ok := r.functions[function]
+	if !ok {
+		return nil, fmt.Errorf("no function %s", function)
+	}
+	return fn.invoke(ctx, payload)
+}
+
 // internalError answers like API Gateway when the integration fails, and
 // logs why for the developer.
 func (r *Runner) internalError(w http.ResponseWriter, rt *route, requestID string, err error) {
