@@ -2,7 +2,9 @@ package session
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -174,5 +176,35 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		sameAnswer(t, iss, tok)
+	})
+}
+
+// FuzzDecodeClaims: on any claims JSON, decodeClaims fails where
+// encoding/json into tokenClaims (the library's types) fails, and reads
+// the same claims where it does not.
+func FuzzDecodeClaims(f *testing.F) {
+	for _, s := range []string{
+		`{"vid":"v","sub":"s","jti":"j","iss":"pccc","aud":"pccc-holder","iat":1764800000,"exp":1764800600.5,"auth_time":1764799999}`,
+		`{"aud":["a","b"],"EXP":"1764800000","Sub":"x","nbf":null,"aud":null}`,
+		`{"aud":[1],"exp":true}`, `{"iat":1e400}`, `null`, `[]`, `{"exp":{}}`, `{"aud":""}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var want tokenClaims
+		werr := json.Unmarshal(b, &want)
+		var got tokenClaims
+		gerr := decodeClaims(b, &got)
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("%q: decodeClaims %v, encoding/json %v", b, gerr, werr)
+		}
+		if werr != nil {
+			return
+		}
+		if got.VerificationID != want.VerificationID || got.Subject != want.Subject || got.ID != want.ID || got.Issuer != want.Issuer ||
+			!slices.Equal(got.Audience, want.Audience) || !sameDate(got.ExpiresAt, want.ExpiresAt) || !sameDate(got.IssuedAt, want.IssuedAt) ||
+			!sameDate(got.NotBefore, want.NotBefore) || !sameDate(got.AuthTime, want.AuthTime) {
+			t.Fatalf("%q:\ndecodeClaims  %+v\nencoding/json %+v", b, got, want)
+		}
 	})
 }
