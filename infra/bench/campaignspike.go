@@ -30,18 +30,24 @@ type CampaignSpikeResult struct {
 	Totals                map[string]int64
 }
 
-// CampaignSpike seeds n holders, starts a reissue campaign of their codes
-// at rate a second (confirmed: active), and plays profile against the
-// system's own holders while it runs; then it waits for the campaign to
-// end. The campaign workers yield to the public queue's backlog past the
-// system's CAMPAIGN_YIELD_BACKLOG, and to people's commands past its
-// CAMPAIGN_YIELD_RATE.
-func CampaignSpike(ctx context.Context, s *System, toks []string, profile loadgen.Profile, n, rate int, drainRate float64) (CampaignSpikeResult, error) {
-	res := CampaignSpikeResult{Codes: n, Rate: rate}
+// SeedCampaignHolders writes n holders with a live code each, the
+// campaign's list, and returns their codes. make bench seeds them before
+// the first spike, so the spikes without the campaign run on the same
+// table as the one with it.
+func SeedCampaignHolders(ctx context.Context, s *System, n int) ([]string, error) {
 	live, _, _, err := SeedHolders(ctx, s.Clients.DynamoDB, TableName, 720, n)
-	if err != nil {
-		return res, err
-	}
+	return live, err
+}
+
+// CampaignSpike starts a reissue campaign of the codes live (seeded by
+// SeedCampaignHolders) at rate a second (confirmed: active), and plays
+// profile against the system's own holders while it runs; then it waits
+// for the campaign to end. The campaign workers yield to the public
+// queue's backlog past the system's CAMPAIGN_YIELD_BACKLOG, and to
+// people's commands past its CAMPAIGN_YIELD_RATE.
+func CampaignSpike(ctx context.Context, s *System, toks []string, profile loadgen.Profile, live []string, rate int, drainRate float64) (CampaignSpikeResult, error) {
+	n := len(live)
+	res := CampaignSpikeResult{Codes: n, Rate: rate}
 	key, err := authorityKey(ctx, s)
 	if err != nil {
 		return res, err

@@ -84,6 +84,7 @@ func run(ctx context.Context, args []string) error {
 	logPath := fs.String("log", "", "write the functions' and the runner's log lines to this file")
 	fs.StringVar(&bench.ProfileDir, "profile-dir", "", "write a CPU profile of this process for each ceiling measurement, while it is measured, into this folder (not with -cpuprofile)")
 	ceilOnly := fs.Bool("ceilings-only", false, "measure the ceilings alone (no spike, overload or capacity runs) and write their section to -out")
+	campOnly := fs.Bool("campaign-spike-only", false, "after the ceilings, run the spikes and the spike with a campaign behind it only, and write their sections to -out")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -229,6 +230,15 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	profile := loadgen.Spike(peak/100, 100, 5*time.Second, 5*time.Second, *peakDur, *peakDur/2)
+	// The campaign's holders go in first, so every spike without the
+	// campaign meets the same table as the one with it.
+	var campaignLive []string
+	if *campaignCodes > 0 {
+		fmt.Fprintf(os.Stderr, "seeding the campaign's %d holders…\n", *campaignCodes)
+		if campaignLive, err = bench.SeedCampaignHolders(ctx, s, *campaignCodes); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(os.Stderr, "spike run: baseline %.1f/s, peak %.1f/s…\n", peak/100, peak)
 	spike, err := bench.Spike(ctx, s, "Spike: baseline, 100x, decay", toks, profile, bench.People, c.Drain.PerSecond)
 	if err != nil {
@@ -246,11 +256,26 @@ func run(ctx context.Context, args []string) error {
 	var campSpike *bench.CampaignSpikeResult
 	if *campaignCodes > 0 {
 		fmt.Fprintf(os.Stderr, "spike run with a %d-code campaign behind it (rate cap %d/s, yielding past a backlog of %d)…\n", *campaignCodes, *campaignRate, yield)
-		r, err := bench.CampaignSpike(ctx, s, toks, profile, *campaignCodes, *campaignRate, c.Drain.PerSecond)
+		r, err := bench.CampaignSpike(ctx, s, toks, profile, campaignLive, *campaignRate, c.Drain.PerSecond)
 		if err != nil {
 			return err
 		}
 		campSpike = &r
+	}
+	if *campOnly {
+		var b bytes.Buffer
+		fmt.Fprintf(&b, "# A spike with a campaign behind it\n\nWritten by `go run ./infra/cmd/pccc-bench %s` on %s (%s, stack `%s`, %.0f s); peak %.1f/s, half the accept ceiling.\n\n", strings.Join(args, " "),
+			time.Now().UTC().Format("2006-01-02 15:04 MST"), bench.Machine(), kind, time.Since(started).Seconds(), peak)
+		bench.WriteRepeats(&b, runs)
+		if campSpike != nil {
+			fmt.Fprintln(&b)
+			bench.WriteCampaignSpike(&b, spike, *campSpike)
+		}
+		if err := os.WriteFile(*out, b.Bytes(), 0o644); err != nil {
+			return err
+		}
+		os.Stdout.Write(b.Bytes())
+		return nil
 	}
 	over := loadgen.Profile{{Name: "overload", Duration: *peakDur, StartRate: 2 * c.Accept.PerSecond, EndRate: 2 * c.Accept.PerSecond}}
 	fmt.Fprintf(os.Stderr, "overload run: %.1f/s…\n", 2*c.Accept.PerSecond)
