@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -39,6 +40,18 @@ func workerBatches() string {
 		return "Worker batches as template.yaml allows (`MaximumConcurrency: 10`)."
 	}
 	return fmt.Sprintf("Batches of each queue's function capped at %d at a time (`-worker-batches`; template.yaml allows the worker 10): DynamoDB Local writes through one SQLite database, one write at a time, so more concurrent transactions add little to the drain and the accept path's calls queue behind them. The worker rate below is measured with this cap, and the drain targets are held against it. The run under faults keeps the template's 10.", bench.WorkerBatches)
+}
+
+// gcPercent is this process's GOGC: the functions', from template.yaml
+// (0: Go's default).
+var gcPercent int
+
+// gcSetting says how this process's collector was set.
+func gcSetting() string {
+	if gcPercent == 0 {
+		return "This process's collector at Go's default (GOGC 100)."
+	}
+	return fmt.Sprintf("This process's collector at GOGC %d, the functions' setting in template.yaml.", gcPercent)
 }
 
 // workerPlacement says where the queue functions ran.
@@ -188,6 +201,14 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer func() { s.Close() }()
+	// The functions run in this process here, each in a process of its
+	// own in Lambda: this one takes their GOGC from template.yaml.
+	if v, ok := s.Runner.FunctionEnv("ReissueCodeFunction"); ok && v["GOGC"] != "" {
+		if n, err := strconv.Atoi(v["GOGC"]); err == nil {
+			debug.SetGCPercent(n)
+			gcPercent = n
+		}
+	}
 	fmt.Fprintf(os.Stderr, "preparing %d holders…\n", *holders)
 	toks, err := bench.Holders(ctx, s, "bench", *holders)
 	if err != nil {
@@ -337,7 +358,7 @@ func run(ctx context.Context, args []string) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (`go run ./infra/cmd/pccc-bench %s`) on %s.\n\n",
 		strings.Join(args, " "), time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "- Machine: %s.\n- Stack: `%s`; functions invoked in-process with real API Gateway and SQS events. %s\n", bench.Machine(), kind, workerPlacement())
+	fmt.Fprintf(&b, "- Machine: %s.\n- Stack: `%s`; functions invoked in-process with real API Gateway and SQS events. %s %s\n", bench.Machine(), kind, workerPlacement(), gcSetting())
 	fmt.Fprintf(&b, "- Emulators at niceness %d (in AWS they are other machines). %s\n- Run took %.0f s.\n\n", bench.EmulatorNice, workerBatches(), time.Since(started).Seconds())
 	fmt.Fprintf(&b, "## Ceilings, side by side\n\nClosed loop: %d workers each send the next call when the last one ends, %v per measurement after %v of warm-up, all in this one run, so the ratios hold on a noisy machine where the absolute rates do not. The load generator shares the machine's cores with the system and the emulators.\n\n", *workers, *dur, *warm)
 	bench.WriteCeilings(&b, c)
