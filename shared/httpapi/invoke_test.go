@@ -27,7 +27,7 @@ func sampleEvent() []byte {
 		RequestContext: events.APIGatewayV2HTTPRequestContext{
 			RouteKey: "POST /v1/codes/me/reissue", AccountID: "123456789012", Stage: "$default", RequestID: "JKJaXmPLvHcESHA=", APIID: "a1b2c3",
 			DomainName: "api.example", TimeEpoch: 1764800000000, Time: "07/Dec/2026:17:00:00 +0000",
-			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "POST", Path: "/v1/codes/me/reissue", Protocol: "HTTP/1.1", SourceIP: "198.51.100.7", UserAgent: "Go-http-client/1.1"},
+			HTTP:       events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "POST", Path: "/v1/codes/me/reissue", Protocol: "HTTP/1.1", SourceIP: "198.51.100.7", UserAgent: "Go-http-client/1.1"},
 			Authorizer: &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: map[string]any{"n": 1.5, "s": "x", "l": []any{true, nil}}},
 		},
 		Body: `{"reason":"leak_concern"}`,
@@ -52,13 +52,13 @@ func decodeV1(p []byte) (events.APIGatewayV2HTTPRequest, error) {
 // UTF-8, nulls.
 func TestDecodeEventAsEncodingJSON(t *testing.T) {
 	for name, p := range map[string][]byte{
-		"API Gateway's event": sampleEvent(),
+		"API Gateway's event":  sampleEvent(),
 		"names in other cases": []byte(`{"RouteKey":"GET /x","HEADERS":{"a":"b"},"requestcontext":{"Http":{"METHOD":"GET"}},"Body":"{}"}`),
-		"a name twice":        []byte(`{"routeKey":"GET /a","routeKey":"GET /b","headers":{"k":"1","k":"2"}}`),
-		"invalid UTF-8":       []byte("{\"body\":\"a\xffb\",\"headers\":{\"x\":\"\xc3(\"}}"),
-		"nulls":               []byte(`{"headers":null,"body":null,"requestContext":null,"cookies":null,"isBase64Encoded":null}`),
-		"unknown members":     []byte(`{"nothing":{"deep":[1,2,{"x":null}]},"routeKey":"GET /y"}`),
-		"cookies and base64":  []byte(`{"cookies":["a=1","b=2"],"isBase64Encoded":true,"body":"e30="}`),
+		"a name twice":         []byte(`{"routeKey":"GET /a","routeKey":"GET /b","headers":{"k":"1","k":"2"}}`),
+		"invalid UTF-8":        []byte("{\"body\":\"a\xffb\",\"headers\":{\"x\":\"\xc3(\"}}"),
+		"nulls":                []byte(`{"headers":null,"body":null,"requestContext":null,"cookies":null,"isBase64Encoded":null}`),
+		"unknown members":      []byte(`{"nothing":{"deep":[1,2,{"x":null}]},"routeKey":"GET /y"}`),
+		"cookies and base64":   []byte(`{"cookies":["a=1","b=2"],"isBase64Encoded":true,"body":"e30="}`),
 	} {
 		t.Run(name, func(t *testing.T) {
 			want, err := decodeV1(p)
