@@ -245,14 +245,11 @@ func run(ctx context.Context, args []string) error {
 	if err := s.Redeploy(ctx, deployed); err != nil {
 		return err
 	}
-	peak := c.Accept.PerSecond / 2
-	warmRun := loadgen.Profile{{Name: "warm-up", Duration: *peakDur / 2, StartRate: peak, EndRate: peak}}
-	if _, err := bench.Spike(ctx, s, "warm-up", toks, warmRun, bench.People, c.Drain.PerSecond); err != nil {
-		return err
-	}
-	profile := loadgen.Spike(peak/100, 100, 5*time.Second, 5*time.Second, *peakDur, *peakDur/2)
 	// The campaign's holders go in first, so every spike without the
-	// campaign meets the same table as the one with it.
+	// campaign meets the same table as the one with it, and before the
+	// warm-up, so the first spike does not meet DynamoDB Local just after
+	// 40,000 writes (the run that seeded after the warm-up drained its
+	// first spike 15 % late, with its highest p99 of five; likely why).
 	var campaignLive []string
 	if *campaignCodes > 0 {
 		fmt.Fprintf(os.Stderr, "seeding the campaign's %d holders…\n", *campaignCodes)
@@ -260,6 +257,12 @@ func run(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	peak := c.Accept.PerSecond / 2
+	warmRun := loadgen.Profile{{Name: "warm-up", Duration: *peakDur / 2, StartRate: peak, EndRate: peak}}
+	if _, err := bench.Spike(ctx, s, "warm-up", toks, warmRun, bench.People, c.Drain.PerSecond); err != nil {
+		return err
+	}
+	profile := loadgen.Spike(peak/100, 100, 5*time.Second, 5*time.Second, *peakDur, *peakDur/2)
 	fmt.Fprintf(os.Stderr, "spike run: baseline %.1f/s, peak %.1f/s…\n", peak/100, peak)
 	spike, err := bench.Spike(ctx, s, "Spike: baseline, 100x, decay", toks, profile, bench.People, c.Drain.PerSecond)
 	if err != nil {
