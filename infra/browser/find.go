@@ -327,7 +327,9 @@ func (e *Element) call(fn string, out any, args ...any) {
 
 // Click scrolls the element into view and clicks its middle with the mouse,
 // as a person does (so whatever covers it gets the click instead). It waits
-// for a disabled element to become enabled first.
+// for a disabled element to become enabled first, and for its box to hold
+// still: a page that is still laying itself out (data arriving above the
+// element) would move it between the reading of its place and the click.
 func (e *Element) Click() {
 	e.p.t.Helper()
 	if e.Disabled {
@@ -336,15 +338,65 @@ func (e *Element) Click() {
 	if _, err := backendCall(e.p, dom.ScrollIntoViewIfNeeded, dom.ScrollIntoViewIfNeededParams{BackendNodeID: e.id}); err != nil {
 		e.p.t.Fatalf("click %s: scroll: %v", e, err)
 	}
-	quads, err := backendCall(e.p, dom.GetContentQuads, dom.GetContentQuadsParams{BackendNodeID: e.id})
-	if err != nil || len(quads.Quads) == 0 || len(quads.Quads[0]) < 8 {
-		e.p.t.Fatalf("click %s: it has no box on screen (%v)", e, err)
-	}
-	q := quads.Quads[0]
-	x, y := (q[0]+q[2]+q[4]+q[6])/4, (q[1]+q[3]+q[5]+q[7])/4
+	x, y := e.settledMiddle()
 	if err := chromedp.Do(e.p.ctx, chromedp.MouseClickXY(x, y)); err != nil {
 		e.p.t.Fatalf("click %s: %v", e, err)
 	}
+}
+
+// settledMiddle is the middle of the element's box once two readings 50 ms
+// apart agree and the element itself (or something inside it) is what the
+// page has at that point; after the page's timeout it is the last reading,
+// so an element that stays covered still gets a person's click.
+func (e *Element) settledMiddle() (x, y float64) {
+	e.p.t.Helper()
+	deadline := time.Now().Add(e.p.Timeout)
+	var last []float64
+	for {
+		quads, err := backendCall(e.p, dom.GetContentQuads, dom.GetContentQuadsParams{BackendNodeID: e.id})
+		if err != nil || len(quads.Quads) == 0 || len(quads.Quads[0]) < 8 {
+			e.p.t.Fatalf("click %s: it has no box on screen (%v)", e, err)
+		}
+		q := quads.Quads[0]
+		x, y = (q[0]+q[2]+q[4]+q[6])/4, (q[1]+q[3]+q[5]+q[7])/4
+		if sameQuad(last, q) && e.hitAt(x, y) {
+			return x, y
+		}
+		if time.Now().After(deadline) {
+			e.p.t.Logf("click %s: its box did not settle, or stayed covered, for %s; clicking where it is now", e, e.p.Timeout)
+			return x, y
+		}
+		last = q
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func sameQuad(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// hitAt reports whether a click at (x, y) reaches the element: the topmost
+// node there, in the element's own document or shadow root, is it, inside
+// it, or a label of it.
+func (e *Element) hitAt(x, y float64) bool {
+	e.p.t.Helper()
+	var hit bool
+	e.call(`function(x, y) {
+		const root = this.getRootNode();
+		const top = (root.elementFromPoint ? root : document).elementFromPoint(x, y);
+		if (this.nodeType !== Node.ELEMENT_NODE || top === null) return true;
+		const label = top.closest('label');
+		return top === this || this.contains(top) || (label !== null && label.control === this);
+	}`, &hit, x, y)
+	return hit
 }
 
 func (p *Page) waitEnabled(e *Element) *Element {
