@@ -16,18 +16,22 @@
 package session
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -366,56 +370,241 @@ func (i *Issuer) parse(token string) (tokenClaims, error) {
 	return tc, nil
 }
 
-// wireClaims are tokenClaims as encoding/json reads them, with the
-// library's NumericDate as plain numbers: each of those decodes itself
-// with a json.Unmarshal of its own, most of a token's cost. decodeClaims
-// turns them into NumericDates as its own UnmarshalJSON would.
-type wireClaims struct {
-	VerificationID string           `json:"vid"`
-	AuthTime       *json.Number     `json:"auth_time"`
-	Issuer         string           `json:"iss"`
-	Subject        string           `json:"sub"`
-	Audience       jwt.ClaimStrings `json:"aud"`
-	ExpiresAt      *json.Number     `json:"exp"`
-	NotBefore      *json.Number     `json:"nbf"`
-	IssuedAt       *json.Number     `json:"iat"`
-	ID             string           `json:"jti"`
-}
+// claimsOptions read a token's claims as encoding/json does: a repeated
+// name's last value kept, invalid UTF-8 in strings replaced.
+var claimsOptions = jsonv2.JoinOptions(jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 
+// errClaimType is a claim of the wrong JSON type; the caller only tells
+// an error from none (the token is malformed either way).
+var errClaimType = errors.New("session: a claim of the wrong type")
+
+// decodeClaims reads a token's claims as encoding/json reads them into
+// tokenClaims, with the JWT library's own decoders for dates and the
+// audience, but walking the tokens itself instead of going by reflection
+// and decoding every date and the audience a second time: each holder
+// call pays it (FuzzDecodeClaims holds it to encoding/json). As
+// encoding/json: null is no claims at all; names match exactly or
+// folded as encoding/json folds them; a repeated name's last value wins;
+// a null string claim is left as it was, a null date is none, a null
+// audience is left as it was; a date may be a number or a string holding
+// one; anything else of the wrong type is an error.
 func decodeClaims(b []byte, tc *tokenClaims) error {
-	var w wireClaims
-	if err := json.Unmarshal(b, &w); err != nil {
+	dec := jsontext.NewDecoder(bytes.NewReader(b), claimsOptions)
+	first, err := dec.ReadToken()
+	if err != nil {
 		return err
 	}
-	date := func(n *json.Number) (*jwt.NumericDate, error) {
-		if n == nil {
-			return nil, nil
+	var out tokenClaims
+	switch first.Kind() {
+	case 'n':
+	case '{':
+		for dec.PeekKind() != '}' {
+			name, err := dec.ReadToken()
+			if err != nil {
+				return err
+			}
+			if err := decodeClaim(dec, claimOf(name.String()), &out); err != nil {
+				return err
+			}
 		}
-		f, err := n.Float64()
-		if err != nil {
-			return nil, err
+		if _, err := dec.ReadToken(); err != nil {
+			return err
 		}
-		whole, frac := math.Modf(f)
-		return jwt.NewNumericDate(time.Unix(int64(whole), int64(frac*1e9))), nil
+	default:
+		return errClaimType
 	}
-	var err error
-	out := tokenClaims{VerificationID: w.VerificationID}
-	out.Issuer, out.Subject, out.ID = w.Issuer, w.Subject, w.ID
-	if out.AuthTime, err = date(w.AuthTime); err != nil {
+	// One value only, as encoding/json takes it.
+	if _, err := dec.ReadToken(); err != io.EOF {
+		if err == nil {
+			err = errClaimType
+		}
 		return err
 	}
-	if out.ExpiresAt, err = date(w.ExpiresAt); err != nil {
-		return err
-	}
-	if out.NotBefore, err = date(w.NotBefore); err != nil {
-		return err
-	}
-	if out.IssuedAt, err = date(w.IssuedAt); err != nil {
-		return err
-	}
-	out.Audience = w.Audience
 	*tc = out
 	return nil
+}
+
+// The claims decodeClaims knows, by their names folded as claimOf folds.
+var claimNames = []string{"VID", "AUTH_TIME", "ISS", "SUB", "AUD", "EXP", "NBF", "IAT", "JTI"}
+
+const (
+	claimVID = iota
+	claimAuthTime
+	claimIss
+	claimSub
+	claimAud
+	claimExp
+	claimNbf
+	claimIat
+	claimJti
+	claimOther
+)
+
+// claimOf is the claim a name is, matched as encoding/json matches a
+// name to a field without an exact match: each letter folded by
+// unicode.ToUpper(unicode.ToLower(r)), so "SUB", "Sub" and "ſub" (a long
+// s) are all "sub".
+func claimOf(name string) int {
+	for c, want := range claimNames {
+		if len(name) < len(want) {
+			continue
+		}
+		j := 0
+		for _, r := range name {
+			if j == len(want) {
+				j = -1
+				break
+			}
+			if r < utf8.RuneSelf {
+				if 'a' <= r && r <= 'z' {
+					r -= 'a' - 'A'
+				}
+			} else {
+				r = unicode.ToUpper(unicode.ToLower(r))
+			}
+			if r != rune(want[j]) {
+				j = -1
+				break
+			}
+			j++
+		}
+		if j == len(want) {
+			return c
+		}
+	}
+	return claimOther
+}
+
+// decodeClaim reads one claim's value into out.
+func decodeClaim(dec *jsontext.Decoder, claim int, out *tokenClaims) error {
+	var str *string
+	var date **jwt.NumericDate
+	switch claim {
+	case claimVID:
+		str = &out.VerificationID
+	case claimIss:
+		str = &out.Issuer
+	case claimSub:
+		str = &out.Subject
+	case claimJti:
+		str = &out.ID
+	case claimAuthTime:
+		date = &out.AuthTime
+	case claimExp:
+		date = &out.ExpiresAt
+	case claimNbf:
+		date = &out.NotBefore
+	case claimIat:
+		date = &out.IssuedAt
+	case claimAud:
+		return decodeAudience(dec, &out.Audience)
+	default:
+		return dec.SkipValue()
+	}
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return err
+	}
+	switch k := tok.Kind(); {
+	case str != nil && k == '"':
+		*str = tok.String()
+	case str != nil && k == 'n':
+	case date != nil && k == 'n':
+		*date = nil
+	case date != nil && (k == '0' || k == '"' && validNumber(tok.String())):
+		// json.Number's Float64, then the library's NumericDate.
+		f, err := strconv.ParseFloat(tok.String(), 64)
+		if err != nil {
+			return err
+		}
+		whole, frac := math.Modf(f)
+		*date = jwt.NewNumericDate(time.Unix(int64(whole), int64(frac*1e9)))
+	default:
+		if k == '{' || k == '[' {
+			// The rest of the value, to read on past it.
+			if err := dec.SkipValue(); err != nil {
+				return err
+			}
+		}
+		return errClaimType
+	}
+	return nil
+}
+
+// decodeAudience reads "aud" as jwt.ClaimStrings does: a string is one
+// audience, an array of strings any number (none for an empty one), null
+// leaves the audience as it was, anything else is an error.
+func decodeAudience(dec *jsontext.Decoder, aud *jwt.ClaimStrings) error {
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return err
+	}
+	switch tok.Kind() {
+	case 'n':
+		return nil
+	case '"':
+		*aud = jwt.ClaimStrings{tok.String()}
+		return nil
+	case '[':
+		var list jwt.ClaimStrings
+		for dec.PeekKind() != ']' {
+			if dec.PeekKind() != '"' {
+				return errClaimType
+			}
+			s, err := dec.ReadToken()
+			if err != nil {
+				return err
+			}
+			list = append(list, s.String())
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return err
+		}
+		*aud = list
+		return nil
+	case '{':
+		return errClaimType
+	}
+	return errClaimType
+}
+
+// validNumber is JSON's number grammar, which encoding/json holds a
+// string to before taking it as a json.Number.
+func validNumber(s string) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case digits() == 0:
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
 }
 
 // key is the ring's key of kid; a kid the ring does not have is looked
