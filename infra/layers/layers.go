@@ -135,6 +135,7 @@ var Floors = map[string]Floor{
 
 	"shared/apperr":     Foundation,
 	"shared/httpapi":    Foundation,
+	"shared/jsonfold":   Foundation,
 	"shared/keyhash":    Foundation,
 	"shared/limits":     Foundation,
 	"shared/logging":    Foundation,

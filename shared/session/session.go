@@ -30,14 +30,13 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/pccc/pccc/shared/apperr"
+	"github.com/pccc/pccc/shared/jsonfold"
 )
 
 const (
@@ -424,7 +423,7 @@ func decodeClaims(b []byte, tc *tokenClaims) error {
 	return nil
 }
 
-// The claims decodeClaims knows, by their names folded as claimOf folds.
+// The claims decodeClaims knows, by their names folded (package jsonfold).
 var claimNames = []string{"VID", "AUTH_TIME", "ISS", "SUB", "AUD", "EXP", "NBF", "IAT", "JTI"}
 
 const (
@@ -441,36 +440,10 @@ const (
 )
 
 // claimOf is the claim a name is, matched as encoding/json matches a
-// name to a field without an exact match: each letter folded by
-// unicode.ToUpper(unicode.ToLower(r)), so "SUB", "Sub" and "ſub" (a long
-// s) are all "sub".
+// name to a field (package jsonfold).
 func claimOf(name string) int {
-	for c, want := range claimNames {
-		if len(name) < len(want) {
-			continue
-		}
-		j := 0
-		for _, r := range name {
-			if j == len(want) {
-				j = -1
-				break
-			}
-			if r < utf8.RuneSelf {
-				if 'a' <= r && r <= 'z' {
-					r -= 'a' - 'A'
-				}
-			} else {
-				r = unicode.ToUpper(unicode.ToLower(r))
-			}
-			if r != rune(want[j]) {
-				j = -1
-				break
-			}
-			j++
-		}
-		if j == len(want) {
-			return c
-		}
+	if c := jsonfold.Index(name, claimNames); c >= 0 {
+		return c
 	}
 	return claimOther
 }
