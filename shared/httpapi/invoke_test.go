@@ -12,8 +12,14 @@ import (
 )
 
 // sampleEvent is an event as API Gateway sends one for an accepted
-// command: the headers, the context, a small body.
-func sampleEvent() []byte {
+// command (the headers, the context, a small body), with a Lambda
+// authorizer's context as well, which our routes never have but the
+// decoder must read as encoding/json does.
+func sampleEvent() []byte { return apiEvent(true) }
+
+// apiEvent is the event of an accepted command, with an authorizer's
+// context or, as API Gateway sends it to our routes, without.
+func apiEvent(authorizer bool) []byte {
 	ev := events.APIGatewayV2HTTPRequest{
 		Version: "2.0", RouteKey: "POST /v1/codes/me/reissue", RawPath: "/v1/codes/me/reissue",
 		Headers: map[string]string{
@@ -32,6 +38,9 @@ func sampleEvent() []byte {
 		},
 		Body: `{"reason":"leak_concern"}`,
 	}
+	if !authorizer {
+		ev.RequestContext.Authorizer = nil
+	}
 	b, err := json.Marshal(ev)
 	if err != nil {
 		panic(err)
@@ -46,20 +55,36 @@ func decodeV1(p []byte) (events.APIGatewayV2HTTPRequest, error) {
 	return ev, err
 }
 
+// eventCases are events as API Gateway writes them and with the liberties
+// encoding/json allows.
+func eventCases() map[string][]byte {
+	return map[string][]byte{
+		"API Gateway's event":       sampleEvent(),
+		"names in other cases":      []byte(`{"RouteKey":"GET /x","HEADERS":{"a":"b"},"requestcontext":{"Http":{"METHOD":"GET"}},"Body":"{}"}`),
+		"a name twice":              []byte(`{"routeKey":"GET /a","routeKey":"GET /b","headers":{"k":"1","k":"2"}}`),
+		"invalid UTF-8":             []byte("{\"body\":\"a\xffb\",\"headers\":{\"x\":\"\xc3(\"}}"),
+		"nulls":                     []byte(`{"headers":null,"body":null,"requestContext":null,"cookies":null,"isBase64Encoded":null}`),
+		"unknown members":           []byte(`{"nothing":{"deep":[1,2,{"x":null}]},"routeKey":"GET /y"}`),
+		"cookies and base64":        []byte(`{"cookies":["a=1","b=2"],"isBase64Encoded":true,"body":"e30="}`),
+		"without an authorizer":     apiEvent(false),
+		"a list twice, nulls in it": []byte(`{"cookies":["a","b","c"],"cookies":[null,"x"],"cookies":[null,null,null,null]}`),
+		"an empty list":             []byte(`{"cookies":["a"],"cookies":[]}`),
+		"objects twice":             []byte(`{"headers":{"a":"1","b":null},"headers":{"c":"3"},"requestContext":{"http":{"method":"GET"},"stage":"s"},"requestContext":{"http":{"path":"/p"}}}`),
+		"nulls inside":              []byte(`{"requestContext":{"http":null,"authorizer":null,"authentication":null,"timeEpoch":null,"routeKey":null}}`),
+		"an authorizer twice":       []byte(`{"requestContext":{"authorizer":{"jwt":{"claims":{"a":"b"}}},"authorizer":{"lambda":{"x":1}}}}`),
+		"a client certificate":      []byte(`{"requestContext":{"authentication":{"clientCert":{"subjectDN":"CN=a","validity":{"notAfter":"z","NotBefore":"y"},"other":1},"x":[]}}}`),
+		"escapes and folded names":  []byte(`{"ROUTEKEY":"GET \u002fx","ſtageVariables":{"\u006b":"\ud800\n"},"rawPath":"\/a"}`),
+		"large whole numbers":       []byte(`{"requestContext":{"timeEpoch":-9223372036854775808}}`),
+		"top-level null":            []byte(` null `),
+	}
+}
+
 // DecodeEvent gives what encoding/json gives, the runtime's own decoder,
 // for events as API Gateway writes them and for the liberties
 // encoding/json allows: names in another case, a name twice, invalid
 // UTF-8, nulls.
 func TestDecodeEventAsEncodingJSON(t *testing.T) {
-	for name, p := range map[string][]byte{
-		"API Gateway's event":  sampleEvent(),
-		"names in other cases": []byte(`{"RouteKey":"GET /x","HEADERS":{"a":"b"},"requestcontext":{"Http":{"METHOD":"GET"}},"Body":"{}"}`),
-		"a name twice":         []byte(`{"routeKey":"GET /a","routeKey":"GET /b","headers":{"k":"1","k":"2"}}`),
-		"invalid UTF-8":        []byte("{\"body\":\"a\xffb\",\"headers\":{\"x\":\"\xc3(\"}}"),
-		"nulls":                []byte(`{"headers":null,"body":null,"requestContext":null,"cookies":null,"isBase64Encoded":null}`),
-		"unknown members":      []byte(`{"nothing":{"deep":[1,2,{"x":null}]},"routeKey":"GET /y"}`),
-		"cookies and base64":   []byte(`{"cookies":["a=1","b=2"],"isBase64Encoded":true,"body":"e30="}`),
-	} {
+	for name, p := range eventCases() {
 		t.Run(name, func(t *testing.T) {
 			want, err := decodeV1(p)
 			if err != nil {
@@ -75,7 +100,10 @@ func TestDecodeEventAsEncodingJSON(t *testing.T) {
 		})
 	}
 	// What encoding/json refuses, it refuses too.
-	for _, p := range []string{`{"headers":{"a":1}}`, `{"routeKey":`, `[]`, `{"isBase64Encoded":"yes"}`} {
+	for _, p := range []string{`{"headers":{"a":1}}`, `{"routeKey":`, `[]`, `{"isBase64Encoded":"yes"}`, `{} {}`, `{}x`,
+		`{"requestContext":{"timeEpoch":1.5}}`, `{"requestContext":{"timeEpoch":1e3}}`, `{"requestContext":{"timeEpoch":9223372036854775808}}`,
+		`{"requestContext":{"timeEpoch":"1"}}`, `{"cookies":[1]}`, `{"cookies":"a"}`, `{"requestContext":[]}`, `{"headers":[]}`,
+		`{"requestContext":{"authorizer":{"jwt":[]}}}`, `{"requestContext":{"authentication":{"clientCert":{"validity":{"notAfter":1}}}}}`} {
 		if _, err := DecodeEvent([]byte(p)); err == nil {
 			t.Errorf("DecodeEvent took %s", p)
 		}
@@ -85,8 +113,9 @@ func TestDecodeEventAsEncodingJSON(t *testing.T) {
 // FuzzDecodeEvent: whatever encoding/json decodes, DecodeEvent decodes to
 // the same event.
 func FuzzDecodeEvent(f *testing.F) {
-	f.Add(sampleEvent())
-	f.Add([]byte(`{"RouteKey":"GET /x","headers":{"k":"1","k":"2"}}`))
+	for _, p := range eventCases() {
+		f.Add(p)
+	}
 	f.Add([]byte(`{"requestContext":{"authorizer":{"lambda":{"n":1e3,"a":[{}]}}}}`))
 	f.Fuzz(func(t *testing.T, p []byte) {
 		want, err := decodeV1(p)
@@ -139,7 +168,7 @@ func TestInvokeAnswersAsTheRuntime(t *testing.T) {
 }
 
 func BenchmarkEventDecodeEncodingJSON(b *testing.B) {
-	p := sampleEvent()
+	p := apiEvent(false)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := decodeV1(p); err != nil {
@@ -149,7 +178,7 @@ func BenchmarkEventDecodeEncodingJSON(b *testing.B) {
 }
 
 func BenchmarkEventDecode(b *testing.B) {
-	p := sampleEvent()
+	p := apiEvent(false)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := DecodeEvent(p); err != nil {

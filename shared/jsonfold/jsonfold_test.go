@@ -43,10 +43,13 @@ func FuzzEqual(f *testing.F) {
 }
 
 func TestIndex(t *testing.T) {
-	uppers := []string{"VID", "SUB", "ROUTEKEY"}
-	for name, want := range map[string]int{"vid": 0, "Sub": 1, "ſub": 1, "routeKey": 2, "route_key": -1, "": -1, "subx": -1} {
-		if got := Index(name, uppers); got != want {
+	f := NewFields("vid", "sub", "routeKey")
+	for name, want := range map[string]int{"vid": 0, "Sub": 1, "ſub": 1, "routeKey": 2, "ROUTEKEY": 2, "route_key": -1, "": -1, "subx": -1, "ıd": -1} {
+		if got := Index(f, name); got != want {
 			t.Errorf("Index(%q) = %d, want %d", name, got, want)
+		}
+		if got := Index(f, []byte(name)); got != want {
+			t.Errorf("Index([]byte(%q)) = %d, want %d", name, got, want)
 		}
 	}
 }

@@ -187,7 +187,7 @@ func FuzzDecodeClaims(f *testing.F) {
 		`{"vid":"v","sub":"s","jti":"j","iss":"pccc","aud":"pccc-holder","iat":1764800000,"exp":1764800600.5,"auth_time":1764799999}`,
 		`{"aud":["a","b"],"EXP":"1764800000","Sub":"x","nbf":null,"aud":null}`,
 		`{"aud":[1],"exp":true}`, `{"iat":1e400}`, `null`, `[]`, `{"exp":{}}`, `{"aud":""}`,
-		`{"ıss":"dotless","İat":1,"Kid":"kelvin",`+`"ſub":"long s","ſub":"x","ISS":"i","exp":"-0.5e+3","nbf":"","iat":" 1"}`, `{} {}`, `{}x`, ` null `,
+		`{"ıss":"dotless","İat":1,"Kid":"kelvin",` + `"ſub":"long s","ſub":"x","ISS":"i","exp":"-0.5e+3","nbf":"","iat":" 1"}`, `{} {}`, `{}x`, ` null `,
 		`{"aud":[null]}`, `{"aud":[]}`, `{"aud":["a"],"aud":null}`, `{"aud":{"a":1}}`, `{"vid":5}`, `{"jti":["x"]}`,
 		`{"exp":01}`, `{"exp":"01"}`, `{"exp":"1.","x":[1,{"y":[]}]}`, "{\"sub\":\"\xff\xfe\",\"vid\":\"\\ud800\"}",
 	} {

@@ -423,8 +423,8 @@ func decodeClaims(b []byte, tc *tokenClaims) error {
 	return nil
 }
 
-// The claims decodeClaims knows, by their names folded (package jsonfold).
-var claimNames = []string{"VID", "AUTH_TIME", "ISS", "SUB", "AUD", "EXP", "NBF", "IAT", "JTI"}
+// The claims decodeClaims knows, by name, in the order of the constants.
+var claimNames = jsonfold.NewFields("vid", "auth_time", "iss", "sub", "aud", "exp", "nbf", "iat", "jti")
 
 const (
 	claimVID = iota
@@ -442,7 +442,7 @@ const (
 // claimOf is the claim a name is, matched as encoding/json matches a
 // name to a field (package jsonfold).
 func claimOf(name string) int {
-	if c := jsonfold.Index(name, claimNames); c >= 0 {
+	if c := jsonfold.Index(claimNames, name); c >= 0 {
 		return c
 	}
 	return claimOther
