@@ -201,3 +201,25 @@ func reissueInput(d Details) IssueInput {
 	in.Addresses = &list
 	return in
 }
+
+// Stored addresses read as encoding/json reads them: whatever it takes,
+// DetailsFromFields takes the same.
+func FuzzStoredAddresses(f *testing.F) {
+	f.Add(`[{"zip":"06236","address":"서울특별시 강남구 테헤란로 123","detail":"4층"}]`)
+	f.Add(`[{"ZIP":"1","Address":"a","zip":"2"},null,{}]`)
+	f.Add("[{\"address\":\"a\xffb\"}]")
+	f.Add(`null`)
+	f.Fuzz(func(t *testing.T, stored string) {
+		var want []Address
+		if err := json.Unmarshal([]byte(stored), &want); err != nil {
+			return
+		}
+		d, err := DetailsFromFields(map[string]string{FieldAddresses: stored})
+		if err != nil {
+			t.Fatalf("%q: encoding/json reads it, DetailsFromFields: %v", stored, err)
+		}
+		if !reflect.DeepEqual(d.Addresses, want) {
+			t.Fatalf("%q: %#v, encoding/json %#v", stored, d.Addresses, want)
+		}
+	})
+}

@@ -129,12 +129,21 @@ func (s *Sealer) Open(aad, sealed string) ([]byte, error) {
 	if !ok {
 		return nil, ErrUnknownKey
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(enc)
-	if err != nil || len(raw) < aead.NonceSize()+aead.Overhead() {
+	// One buffer for the decoded value, the associated data and the
+	// encoded text, and the plaintext opened in place: one allocation a
+	// field (every lookup opens seven).
+	size, al := base64.RawURLEncoding.DecodedLen(len(enc)), adLen(kid, aad)
+	buf := make([]byte, size+al+len(enc))
+	src := buf[size+al:]
+	copy(src, enc)
+	m, err := base64.RawURLEncoding.Decode(buf[:size], src)
+	n := aead.NonceSize()
+	if err != nil || m < n+aead.Overhead() {
 		return nil, ErrMalformed
 	}
-	n := aead.NonceSize()
-	pt, err := aead.Open(nil, raw[:n], raw[n:], additionalData(kid, aad))
+	raw := buf[:m]
+	ad := appendAD(buf[size:size], kid, aad)
+	pt, err := aead.Open(raw[n:n], raw[:n], raw[n:], ad)
 	if err != nil {
 		return nil, ErrTampered
 	}
@@ -144,5 +153,13 @@ func (s *Sealer) Open(aad, sealed string) ([]byte, error) {
 // additionalData binds the format version and key id along with the
 // caller's place, so neither can be edited in the stored string.
 func additionalData(kid, aad string) []byte {
-	return []byte(version + "\x00" + kid + "\x00" + aad)
+	return appendAD(make([]byte, 0, adLen(kid, aad)), kid, aad)
+}
+
+func adLen(kid, aad string) int { return len(version) + 1 + len(kid) + 1 + len(aad) }
+
+func appendAD(b []byte, kid, aad string) []byte {
+	b = append(b, version...)
+	b = append(append(b, 0), kid...)
+	return append(append(b, 0), aad...)
 }

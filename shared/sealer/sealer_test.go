@@ -103,3 +103,37 @@ func TestSealOpen(t *testing.T) {
 		}
 	}
 }
+
+// Open reads any string without panicking, and opens what Seal made for
+// the same place only.
+func FuzzOpen(f *testing.F) {
+	s, _ := New(keys("k1", "k2"), "k2")
+	f.Add("VER#a#identity", []byte("HONG GILDONG"), "v1.k2.AAAA")
+	f.Add("", []byte{}, "v1..")
+	f.Add("HOLDER#x#phone", []byte("01012345678"), "v1.k1.////")
+	f.Fuzz(func(t *testing.T, aad string, plain []byte, other string) {
+		_, _ = s.Open(aad, other)
+		sealed, err := s.Seal(aad, plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Open(aad, sealed)
+		if err != nil || !bytes.Equal(got, plain) {
+			t.Fatalf("Open(Seal(%q)) = %q, %v", plain, got, err)
+		}
+		if _, err := s.Open(aad+"x", sealed); !errors.Is(err, ErrTampered) {
+			t.Fatalf("opened for another place: %v", err)
+		}
+	})
+}
+
+func BenchmarkOpen(b *testing.B) {
+	s, _ := New(keys("k1"), "k1")
+	sealed, _ := s.Seal("HOLDER#hk-0123456789abcdefghijklmnopqrstuvwxyzABCDEFG#koreanName", []byte("홍길동"))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Open("HOLDER#hk-0123456789abcdefghijklmnopqrstuvwxyzABCDEFG#koreanName", sealed); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
