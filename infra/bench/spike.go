@@ -49,6 +49,9 @@ type SpikeResult struct {
 	Replayed int64
 	// Refusals are the rate bound's refusals during the run, by reason.
 	Refusals admission.Refusals
+	// Steal is the share of the machine's processor time the hypervisor
+	// gave to other guests during the arrivals (see HostTime).
+	Steal float64
 }
 
 // Mix is what the n-th arrival of a run does, by n mod 10.
@@ -134,9 +137,9 @@ func Spike(ctx context.Context, s *System, name string, toks []string, p loadgen
 			}
 		}
 	}()
-	refusedBefore := admission.RateRefusals()
+	refusedBefore, hostBefore := admission.RateRefusals(), readHostTime()
 	rec := (&loadgen.Runner{Profile: p, Do: do, Endpoint: endpoint}).Run(ctx)
-	refusedNow := admission.RateRefusals()
+	refusedNow, hostNow := admission.RateRefusals(), readHostTime()
 	arrivalsEnd := time.Since(start)
 	backlog, _ := s.Depth(ctx, url)
 	for {
@@ -152,7 +155,7 @@ func Spike(ctx context.Context, s *System, name string, toks []string, p loadgen
 	<-sampled
 	res := SpikeResult{Name: name, Profile: p, Summary: rec.Summary(), Series: rec.Series(), Depth: depth, Drain: drain, NoRetryAfter: noRetry.Load(), Replayed: replayed.Load(),
 		Refusals: admission.Refusals{Spent: refusedNow.Spent - refusedBefore.Spent, SpokenFor: refusedNow.SpokenFor - refusedBefore.SpokenFor,
-			SlowCounter: refusedNow.SlowCounter - refusedBefore.SlowCounter}}
+			SlowCounter: refusedNow.SlowCounter - refusedBefore.SlowCounter}, Steal: StealShare(hostBefore, hostNow)}
 	if drainRate > 0 {
 		res.Expected = time.Duration(float64(backlog) / drainRate * float64(time.Second))
 	}
