@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -59,10 +60,10 @@ var errEventType = errors.New("httpapi: an event member of the wrong type")
 // eventDecoder is a decoder kept between events (a pool of them), with
 // room to unquote a string that has escapes or invalid UTF-8.
 type eventDecoder struct {
-	r       bytes.Reader
-	dec     jsontext.Decoder
-	scratch []byte
-	strings [256]string // intern's
+	r        bytes.Reader
+	dec      jsontext.Decoder
+	scratch  []byte
+	interned [256]string // intern's
 }
 
 var eventDecoders = sync.Pool{New: func() any { return new(eventDecoder) }}
@@ -139,60 +140,40 @@ func (d *eventDecoder) contextMember(c *events.APIGatewayV2HTTPRequestContext, n
 		return d.int64(&c.TimeEpoch)
 	case 10:
 		h := &c.HTTP
-		return d.object(func(name []byte) error { return d.httpMember(h, name) })
+		return d.strFields(httpNames, &h.Method, &h.Path, &h.Protocol, &h.SourceIP, &h.UserAgent)
 	case 11:
 		// API Gateway's mTLS certificate: empty, but written in full by
 		// every encoder of the event struct.
 		cert := &c.Authentication.ClientCert
 		return d.object(func(name []byte) error {
-			if jsonfold.Index(authNames, name) == 0 {
-				return d.object(func(name []byte) error { return d.certMember(cert, name) })
+			if jsonfold.Index(authNames, name) < 0 {
+				return d.dec.SkipValue()
 			}
-			return d.dec.SkipValue()
+			return d.object(func(name []byte) error {
+				switch i := jsonfold.Index(certNames, name); i {
+				case -1:
+					return d.dec.SkipValue()
+				case 4:
+					v := &cert.Validity
+					return d.strFields(validityNames, &v.NotAfter, &v.NotBefore)
+				default:
+					return d.str([...]*string{&cert.ClientCertPem, &cert.IssuerDN, &cert.SerialNumber, &cert.SubjectDN}[i])
+				}
+			})
 		})
 	}
 	return d.dec.SkipValue()
 }
 
-func (d *eventDecoder) httpMember(h *events.APIGatewayV2HTTPRequestContextHTTPDescription, name []byte) error {
-	switch jsonfold.Index(httpNames, name) {
-	case 0:
-		return d.str(&h.Method)
-	case 1:
-		return d.str(&h.Path)
-	case 2:
-		return d.str(&h.Protocol)
-	case 3:
-		return d.str(&h.SourceIP)
-	case 4:
-		return d.str(&h.UserAgent)
-	}
-	return d.dec.SkipValue()
-}
-
-func (d *eventDecoder) certMember(c *events.APIGatewayV2HTTPRequestContextAuthenticationClientCert, name []byte) error {
-	switch jsonfold.Index(certNames, name) {
-	case 0:
-		return d.str(&c.ClientCertPem)
-	case 1:
-		return d.str(&c.IssuerDN)
-	case 2:
-		return d.str(&c.SerialNumber)
-	case 3:
-		return d.str(&c.SubjectDN)
-	case 4:
-		v := &c.Validity
-		return d.object(func(name []byte) error {
-			switch jsonfold.Index(validityNames, name) {
-			case 0:
-				return d.str(&v.NotAfter)
-			case 1:
-				return d.str(&v.NotBefore)
-			}
-			return d.dec.SkipValue()
-		})
-	}
-	return d.dec.SkipValue()
+// strFields reads an object whose members are all strings: each into the
+// field of dst at its name's index in fields; null leaves them as they were.
+func (d *eventDecoder) strFields(fields *jsonfold.Fields, dst ...*string) error {
+	return d.object(func(name []byte) error {
+		if i := jsonfold.Index(fields, name); i >= 0 {
+			return d.str(dst[i])
+		}
+		return d.dec.SkipValue()
+	})
 }
 
 // object reads an object member by member: member gets each name (good
@@ -261,74 +242,60 @@ func (d *eventDecoder) str(dst *string) error {
 
 // boolean reads true or false; null leaves it as it was.
 func (d *eventDecoder) boolean(dst *bool) error {
-	v, err := d.dec.ReadValue()
-	if err != nil {
-		return err
-	}
-	switch v.Kind() {
-	case 't', 'f':
+	return d.scalar("tf", func(v jsontext.Value) error {
 		*dst = v.Kind() == 't'
-	case 'n':
-	default:
-		return errEventType
-	}
-	return nil
+		return nil
+	})
 }
 
 // int64 reads a number written as a whole int64 (no fraction or exponent),
 // as encoding/json requires of an int64; null leaves it as it was.
 func (d *eventDecoder) int64(dst *int64) error {
-	v, err := d.dec.ReadValue()
-	if err != nil {
-		return err
-	}
-	switch v.Kind() {
-	case '0':
+	return d.scalar("0", func(v jsontext.Value) error {
 		n, err := strconv.ParseInt(string(v), 10, 64)
 		if err != nil {
 			return errEventType
 		}
 		*dst = n
-	case 'n':
-	default:
+		return nil
+	})
+}
+
+// scalar reads a value of one of the kinds (jsontext.Kind's letters) with
+// set; null leaves the field as it was, another kind is an error.
+func (d *eventDecoder) scalar(kinds string, set func(jsontext.Value) error) error {
+	v, err := d.dec.ReadValue()
+	switch {
+	case err != nil:
+		return err
+	case v.Kind() == 'n':
+		return nil
+	case !strings.ContainsRune(kinds, rune(v.Kind())):
 		return errEventType
 	}
-	return nil
+	return set(v)
 }
 
 // strMap reads an object of strings into the map, made when nil (so a
 // repeated member adds to the first); null empties it, a null value is "".
 func (d *eventDecoder) strMap(dst *map[string]string) error {
-	v, err := d.dec.ReadToken()
-	if err != nil {
-		return err
-	}
-	switch v.Kind() {
+	switch d.dec.PeekKind() {
 	case 'n':
 		*dst = nil
-		return nil
 	case '{':
-	default:
-		return errEventType
-	}
-	if *dst == nil {
-		*dst = make(map[string]string, 16)
+		if *dst == nil {
+			*dst = make(map[string]string, 16)
+		}
 	}
 	m := *dst
-	for d.dec.PeekKind() != '}' {
-		k, err := d.dec.ReadValue()
-		if err != nil {
-			return err
-		}
-		key := d.intern(d.unquote(k)) // before the next read reuses it
+	return d.object(func(name []byte) error {
+		key := d.intern(name) // before the next read reuses name
 		s, _, err := d.text()
-		if err != nil {
-			return err
+		if err == nil {
+			m[key] = d.intern(s)
 		}
-		m[key] = d.intern(s)
-	}
-	_, err = d.dec.ReadToken()
-	return err
+		return err
+	})
 }
 
 // strs reads a list of strings into the slice's own array, as
@@ -385,7 +352,7 @@ func (d *eventDecoder) intern(b []byte) string {
 	for _, c := range b {
 		h = (h ^ uint32(c)) * 16777619
 	}
-	slot := &d.strings[h%uint32(len(d.strings))]
+	slot := &d.interned[h%uint32(len(d.interned))]
 	if *slot != string(b) {
 		*slot = string(b)
 	}

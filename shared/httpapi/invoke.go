@@ -39,35 +39,9 @@ func AppendResponse(b []byte, r events.APIGatewayV2HTTPResponse) []byte {
 	b = append(b, `{"statusCode":`...)
 	b = strconv.AppendInt(b, int64(r.StatusCode), 10)
 	b = append(b, `,"headers":`...)
-	if r.Headers == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '{')
-		var arr [16]string
-		for i, k := range sortedKeys(arr[:0], r.Headers) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(appendString(b, k), ':')
-			b = appendString(b, r.Headers[k])
-		}
-		b = append(b, '}')
-	}
+	b = appendObject(b, r.Headers, appendString)
 	b = append(b, `,"multiValueHeaders":`...)
-	if r.MultiValueHeaders == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '{')
-		var arr [16]string
-		for i, k := range sortedKeys(arr[:0], r.MultiValueHeaders) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(appendString(b, k), ':')
-			b = appendStrings(b, r.MultiValueHeaders[k])
-		}
-		b = append(b, '}')
-	}
+	b = appendObject(b, r.MultiValueHeaders, appendStrings)
 	b = append(b, `,"body":`...)
 	b = appendString(b, r.Body)
 	if r.IsBase64Encoded {
@@ -78,14 +52,28 @@ func AppendResponse(b []byte, r events.APIGatewayV2HTTPResponse) []byte {
 	return append(b, '}')
 }
 
-// sortedKeys appends m's keys to keys, in byte order as encoding/json
-// writes them.
-func sortedKeys[V any](keys []string, m map[string]V) []string {
+// appendObject appends m as encoding/json writes a map: null when nil,
+// else its members in the byte order of their names, each value written
+// by value.
+func appendObject[V any](b []byte, m map[string]V, value func([]byte, V) []byte) []byte {
+	if m == nil {
+		return append(b, "null"...)
+	}
+	var arr [16]string
+	keys := arr[:0]
 	for k := range m {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	return keys
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(appendString(b, k), ':')
+		b = value(b, m[k])
+	}
+	return append(b, '}')
 }
 
 func appendStrings(b []byte, list []string) []byte {

@@ -450,30 +450,15 @@ func claimOf(name string) int {
 
 // decodeClaim reads one claim's value into out.
 func decodeClaim(dec *jsontext.Decoder, claim int, out *tokenClaims) error {
-	var str *string
-	var date **jwt.NumericDate
 	switch claim {
-	case claimVID:
-		str = &out.VerificationID
-	case claimIss:
-		str = &out.Issuer
-	case claimSub:
-		str = &out.Subject
-	case claimJti:
-		str = &out.ID
-	case claimAuthTime:
-		date = &out.AuthTime
-	case claimExp:
-		date = &out.ExpiresAt
-	case claimNbf:
-		date = &out.NotBefore
-	case claimIat:
-		date = &out.IssuedAt
 	case claimAud:
 		return decodeAudience(dec, &out.Audience)
-	default:
+	case claimOther:
 		return dec.SkipValue()
 	}
+	// A string claim or a date, by the claim's number.
+	str := [claimOther]*string{claimVID: &out.VerificationID, claimIss: &out.Issuer, claimSub: &out.Subject, claimJti: &out.ID}[claim]
+	date := [claimOther]**jwt.NumericDate{claimAuthTime: &out.AuthTime, claimExp: &out.ExpiresAt, claimNbf: &out.NotBefore, claimIat: &out.IssuedAt}[claim]
 	tok, err := dec.ReadToken()
 	if err != nil {
 		return err
