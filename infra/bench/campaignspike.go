@@ -197,7 +197,11 @@ func WriteCampaignSpike(w io.Writer, alone SpikeResult, r CampaignSpikeResult) {
 	fmt.Fprintf(w, "| reissues taken (2xx) /s | %.1f | %.1f |\n", a.Goodput, c.Goodput)
 	fmt.Fprintf(w, "| peak backlog | %d | %d |\n", alone.PeakBacklog, r.Spike.PeakBacklog)
 	fmt.Fprintf(w, "| drain (s) vs backlog ÷ worker rate (s) | %.2f vs %.2f | %.2f vs %.2f |\n", alone.Drain.Seconds(), alone.Expected.Seconds(), r.Spike.Drain.Seconds(), r.Spike.Expected.Seconds())
+	fmt.Fprintf(w, "| host busy | %.0f %% | %.0f %% |\n", 100*alone.Busy, 100*r.Spike.Busy)
 	fmt.Fprintf(w, "| host time stolen by other guests | %.1f %% | %.1f %% |\n", 100*alone.Steal, 100*r.Spike.Steal)
+	for _, op := range callOps([]SpikeResult{alone, r.Spike}) {
+		fmt.Fprintf(w, "| %s p50 / p99 (ms), the API's calls | %s | %s |\n", op, callCell(alone, op), callCell(r.Spike, op))
+	}
 	fmt.Fprintf(w, "\nThe campaign's list was read and queued and %d of its %d codes carried out when the spike began; %d when the spike's backlog had drained; it ended `%s` %.0f s later with totals %v.\n\n",
 		r.ProcessedAtSpikeStart, r.Codes, r.ProcessedAtSpikeEnd, r.State, r.Ended.Seconds(), r.Totals)
 	WriteVerdict(w, CampaignSpikeChecks(alone, r))

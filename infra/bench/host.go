@@ -52,3 +52,14 @@ func StealShare(a, b HostTime) float64 {
 	}
 	return float64(b.Steal-a.Steal) / float64(total)
 }
+
+// BusyShare is the share of the machine's time between a and b that this
+// guest's processes ran (0 when nothing was read): near 1, every call
+// waits for a core.
+func BusyShare(a, b HostTime) float64 {
+	total := (b.Busy - a.Busy) + (b.Idle - a.Idle) + (b.Steal - a.Steal)
+	if total <= 0 {
+		return 0
+	}
+	return float64(b.Busy-a.Busy) / float64(total)
+}

@@ -20,7 +20,11 @@ func TestStealShare(t *testing.T) {
 			t.Errorf("%q parsed as %+v", bad, h)
 		}
 	}
-	if got := StealShare(HostTime{}, HostTime{}); got != 0 {
-		t.Errorf("nothing read: %v", got)
+	// And 95 of them busy.
+	if got := BusyShare(a, b); math.Abs(got-95.0/245) > 1e-9 {
+		t.Errorf("BusyShare = %v, want %v", got, 95.0/245)
+	}
+	if got, busy := StealShare(HostTime{}, HostTime{}), BusyShare(HostTime{}, HostTime{}); got != 0 || busy != 0 {
+		t.Errorf("nothing read: %v, %v", got, busy)
 	}
 }

@@ -50,8 +50,12 @@ type SpikeResult struct {
 	// Refusals are the rate bound's refusals during the run, by reason.
 	Refusals admission.Refusals
 	// Steal is the share of the machine's processor time the hypervisor
-	// gave to other guests during the arrivals (see HostTime).
-	Steal float64
+	// gave to other guests during the arrivals (see HostTime); Busy the
+	// share it spent running this guest's processes.
+	Steal, Busy float64
+	// Calls are the API functions' SDK calls during the arrivals, by
+	// operation (CallTimes).
+	Calls []CallTime
 }
 
 // Mix is what the n-th arrival of a run does, by n mod 10.
@@ -138,7 +142,9 @@ func Spike(ctx context.Context, s *System, name string, toks []string, p loadgen
 		}
 	}()
 	refusedBefore, hostBefore := admission.RateRefusals(), readHostTime()
+	apiCalls.Start()
 	rec := (&loadgen.Runner{Profile: p, Do: do, Endpoint: endpoint}).Run(ctx)
+	calls := apiCalls.Stop()
 	refusedNow, hostNow := admission.RateRefusals(), readHostTime()
 	arrivalsEnd := time.Since(start)
 	backlog, _ := s.Depth(ctx, url)
@@ -155,7 +161,7 @@ func Spike(ctx context.Context, s *System, name string, toks []string, p loadgen
 	<-sampled
 	res := SpikeResult{Name: name, Profile: p, Summary: rec.Summary(), Series: rec.Series(), Depth: depth, Drain: drain, NoRetryAfter: noRetry.Load(), Replayed: replayed.Load(),
 		Refusals: admission.Refusals{Spent: refusedNow.Spent - refusedBefore.Spent, SpokenFor: refusedNow.SpokenFor - refusedBefore.SpokenFor,
-			SlowCounter: refusedNow.SlowCounter - refusedBefore.SlowCounter}, Steal: StealShare(hostBefore, hostNow)}
+			SlowCounter: refusedNow.SlowCounter - refusedBefore.SlowCounter}, Steal: StealShare(hostBefore, hostNow), Busy: BusyShare(hostBefore, hostNow), Calls: calls}
 	if drainRate > 0 {
 		res.Expected = time.Duration(float64(backlog) / drainRate * float64(time.Second))
 	}

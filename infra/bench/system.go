@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -267,7 +268,11 @@ func startSystem(ctx context.Context, templatePath string, kind localstack.Kind,
 	all := withBase(env)
 	kills := &atomic.Int64{}
 	sys := &System{Stack: stack, pause: newGate(), Kills: kills, Redelivered: &atomic.Int64{}}
-	var fnClients *awsclient.Clients
+	// The functions' clients time their calls for the spike runs
+	// (calltimes.go); through the fault proxies when there are faults.
+	timed := []func(*middleware.Stack) error{apiCalls.Middleware}
+	fnOpts := awsclient.Options{Region: stack.Region, DynamoDBEndpoint: stack.DynamoDBEndpoint, SQSEndpoint: stack.SQSEndpoint, S3Endpoint: stack.S3Endpoint, KMSEndpoint: stack.KMSEndpoint,
+		DynamoDBAPIOptions: timed, SQSAPIOptions: timed}
 	if f != nil {
 		sys.DynamoDBFaults = faults.New(stack.DynamoDBEndpoint, f.Rates, 1)
 		sys.SQSFaults = faults.New(stack.SQSEndpoint, f.Rates, 2)
@@ -283,9 +288,12 @@ func startSystem(ctx context.Context, templatePath string, kind localstack.Kind,
 			return nil, err
 		}
 		sys.closers = append(sys.closers, stopD, stopQ)
-		if fnClients, err = awsclient.New(ctx, awsclient.Options{Region: stack.Region, DynamoDBEndpoint: d, SQSEndpoint: q, S3Endpoint: stack.S3Endpoint, KMSEndpoint: stack.KMSEndpoint}); err != nil {
-			return nil, err
-		}
+		fnOpts.DynamoDBEndpoint, fnOpts.SQSEndpoint = d, q
+	}
+	fnClients, err := awsclient.New(ctx, fnOpts)
+	if err != nil {
+		_ = stack.Close()
+		return nil, err
 	}
 	sys.runOpts = localrun.Options{
 		TemplatePath: templatePath, Addr: "127.0.0.1:0", Stack: stack, Registry: workerRegistry(sys.pause, f, kills, sys.Redelivered), FunctionClients: fnClients,

@@ -37,6 +37,9 @@ type Options struct {
 	// DynamoDBAPIOptions are added to the DynamoDB client's middleware
 	// (the capacity meter of make bench).
 	DynamoDBAPIOptions []func(*middleware.Stack) error
+	// SQSAPIOptions are added to the SQS client's middleware (make bench's
+	// call timer).
+	SQSAPIOptions []func(*middleware.Stack) error
 }
 
 // Clients are the SDK clients a function may use.
@@ -81,6 +84,7 @@ func New(ctx context.Context, o Options) (*Clients, error) {
 		if o.SQSEndpoint != "" {
 			opt.BaseEndpoint = aws.String(o.SQSEndpoint)
 		}
+		opt.APIOptions = append(opt.APIOptions, o.SQSAPIOptions...)
 	})
 	b := s3.NewFromConfig(cfg, func(opt *s3.Options) {
 		if o.S3Endpoint != "" {

@@ -30,7 +30,7 @@ func reference(iss *Issuer, token string) (tokenClaims, error) {
 	var tc tokenClaims
 	_, err := p.ParseWithClaims(token, &tc, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
-		if k, ok := iss.key(kid); ok {
+		if k, _, ok := iss.key(kid); ok {
 			return k, nil
 		}
 		return nil, errUnknownKey

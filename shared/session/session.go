@@ -23,12 +23,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -111,6 +113,12 @@ type Issuer struct {
 	mu     sync.RWMutex
 	keys   map[string][]byte
 	active string
+	// macs hold, for each key of the ring, HMACs ready to check a
+	// signature with it: keyed once, reset between tokens (macPools).
+	macs map[string]*sync.Pool
+	// heads are the token headers read lately (knownHeads): every token
+	// signed with one key has the same header, so it is read once.
+	heads atomic.Pointer[[]knownHead]
 	// refresh, when set, fetches the key ring again for a kid the issuer
 	// does not have (a key added by rotation since the cold start).
 	refresh func() (map[string][]byte, string, bool)
@@ -139,8 +147,19 @@ func New(keys map[string][]byte, activeKID string, ttl time.Duration, now func()
 	if err != nil {
 		return nil, err
 	}
-	iss := &Issuer{keys: ring, active: activeKID, ttl: ttl, maxAge: DefaultMaxAge, now: now}
+	iss := &Issuer{keys: ring, active: activeKID, macs: macPools(ring), ttl: ttl, maxAge: DefaultMaxAge, now: now}
 	return iss, nil
+}
+
+// macPools gives each key of a ring a pool of HMAC-SHA256s keyed with it.
+// Keying one hashes the key's two pads; a pooled one is only reset, which
+// restores that state, so a signature check costs the token's own blocks.
+func macPools(ring map[string][]byte) map[string]*sync.Pool {
+	pools := make(map[string]*sync.Pool, len(ring))
+	for kid, k := range ring {
+		pools[kid] = &sync.Pool{New: func() any { return hmac.New(sha256.New, k) }}
+	}
+	return pools
 }
 
 func checkRing(keys map[string][]byte, activeKID string) (map[string][]byte, error) {
@@ -326,34 +345,35 @@ func (i *Issuer) parse(token string) (tokenClaims, error) {
 	if !ok || strings.Contains(sig, ".") {
 		return tc, errMalformed
 	}
-	var h struct {
-		Alg any `json:"alg"`
-		Kid any `json:"kid"`
-	}
-	// Names as they are written (the library reads the header into a
-	// map), the last of a name given twice, invalid UTF-8 let through.
-	if hb, err := segment.DecodeString(head); err != nil || jsonv2.Unmarshal(hb, &h, headerOptions) != nil {
+	h, known, ok := i.header(head)
+	if !ok {
 		return tc, errMalformed
 	}
 	if cb, err := segment.DecodeString(body); err != nil || decodeClaims(cb, &tc) != nil {
 		return tc, errMalformed
 	}
-	if alg, _ := h.Alg.(string); alg != jwt.SigningMethodHS256.Alg() {
+	if h.alg != jwt.SigningMethodHS256.Alg() {
 		return tc, errSignature
 	}
 	sb, err := segment.DecodeString(sig)
 	if err != nil {
 		return tc, errMalformed
 	}
-	kid, _ := h.Kid.(string)
-	key, ok := i.key(kid)
+	_, macs, ok := i.key(h.kid)
 	if !ok {
 		return tc, errUnknownKey
 	}
-	mac := hmac.New(sha256.New, key)
+	mac := macs.Get().(hash.Hash)
+	mac.Reset()
 	mac.Write([]byte(token[:len(head)+1+len(body)]))
-	if !hmac.Equal(mac.Sum(nil), sb) {
+	var sum [sha256.Size]byte
+	good := hmac.Equal(mac.Sum(sum[:0]), sb)
+	macs.Put(mac)
+	if !good {
 		return tc, errSignature
+	}
+	if !known {
+		i.remember(h)
 	}
 	now := i.now()
 	switch {
@@ -568,21 +588,71 @@ func validNumber(s string) bool {
 // key is the ring's key of kid; a kid the ring does not have is looked
 // up once more in a fresh ring (a key added by rotation since the cold
 // start).
-func (i *Issuer) key(kid string) ([]byte, bool) {
+func (i *Issuer) key(kid string) (k []byte, macs *sync.Pool, ok bool) {
 	i.mu.RLock()
-	k, ok := i.keys[kid]
+	k, macs, ok = i.keys[kid], i.macs[kid], i.macs[kid] != nil
 	i.mu.RUnlock()
 	if !ok && kid != "" && i.refresh != nil {
 		if keys, active, fresh := i.refresh(); fresh {
 			if ring, err := checkRing(keys, active); err == nil {
+				pools := macPools(ring)
 				i.mu.Lock()
-				i.keys, i.active = ring, active
-				k, ok = ring[kid]
+				i.keys, i.active, i.macs = ring, active, pools
+				k, macs, ok = ring[kid], pools[kid], pools[kid] != nil
 				i.mu.Unlock()
 			}
 		}
 	}
-	return k, ok
+	return k, macs, ok
+}
+
+// knownHead is a token header read before: its segment as sent, and the
+// algorithm and key id it names ("" when not a string).
+type knownHead struct{ seg, alg, kid string }
+
+// maxKnownHeads bounds the headers kept: one per key of the ring is what
+// tokens of ours carry; a stranger's odd headers are read every time.
+const maxKnownHeads = 8
+
+// header reads a token's header segment, from the headers read before
+// when it is one of them (known). ok is false when it is not base64url
+// JSON.
+func (i *Issuer) header(seg string) (h knownHead, known, ok bool) {
+	if heads := i.heads.Load(); heads != nil {
+		for _, h := range *heads {
+			if h.seg == seg {
+				return h, true, true
+			}
+		}
+	}
+	var v struct {
+		Alg any `json:"alg"`
+		Kid any `json:"kid"`
+	}
+	// Names as they are written (the library reads the header into a
+	// map), the last of a name given twice, invalid UTF-8 let through.
+	if hb, err := segment.DecodeString(seg); err != nil || jsonv2.Unmarshal(hb, &v, headerOptions) != nil {
+		return knownHead{}, false, false
+	}
+	h = knownHead{seg: seg}
+	h.alg, _ = v.Alg.(string)
+	h.kid, _ = v.Kid.(string)
+	return h, false, true
+}
+
+// remember keeps the header of a token whose signature held, so only our
+// own headers are kept and a stranger's cannot push them out.
+func (i *Issuer) remember(h knownHead) {
+	heads := i.heads.Load()
+	var next []knownHead
+	if heads != nil {
+		if len(*heads) >= maxKnownHeads {
+			return
+		}
+		next = append(next, *heads...)
+	}
+	next = append(next, h)
+	i.heads.CompareAndSwap(heads, &next)
 }
 
 func unauthenticated(cause error) *apperr.Error {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -410,5 +411,63 @@ func assertUnauthenticated(t *testing.T, err error, token string) {
 	}
 	if len(token) > 8 && strings.Contains(err.Error(), token) {
 		t.Fatal("error text echoes the token")
+	}
+}
+
+// The headers Verify keeps are those of tokens whose signature held: a
+// stranger's tokens with headers of every kind keep none and cannot push
+// ours out, and a kept header answers as reading it anew would.
+func TestVerifyKeepsOnlyGoodTokensHeaders(t *testing.T) {
+	iss := newIssuer(t, map[string][]byte{"k1": key1, "k2": key2}, "k1", &clock{t0})
+	kept := func() int {
+		if h := iss.heads.Load(); h != nil {
+			return len(*h)
+		}
+		return 0
+	}
+	for i := range 2 * maxKnownHeads {
+		// Our algorithm, a key id of the ring or not, a key not ours.
+		kid := []string{"k1", "k2", "k" + strconv.Itoa(i+3)}[i%3]
+		bad := sign(t, jwt.SigningMethodHS256, kid, []byte(strings.Repeat("x", 32)+strconv.Itoa(i)), goodClaims())
+		assertUnauthenticated(t, func() error { _, err := iss.Verify(bad); return err }(), bad)
+	}
+	if n := kept(); n != 0 {
+		t.Fatalf("%d headers kept from tokens that did not verify", n)
+	}
+	good := sign(t, jwt.SigningMethodHS256, "k2", key2, goodClaims())
+	for range 3 {
+		if _, err := iss.Verify(good); err != nil {
+			t.Fatalf("good token: %v", err)
+		}
+	}
+	if n := kept(); n != 1 {
+		t.Fatalf("%d headers kept after one good token three times, want 1", n)
+	}
+	// The kept header names k2; a token with that header signed with k1's
+	// key still fails, as does one whose signature is cut short.
+	forged := sign(t, jwt.SigningMethodHS256, "k2", key1, goodClaims())
+	assertUnauthenticated(t, func() error { _, err := iss.Verify(forged); return err }(), forged)
+	short := good[:len(good)-4]
+	assertUnauthenticated(t, func() error { _, err := iss.Verify(short); return err }(), short)
+}
+
+// A ring fetched again (rotation) checks signatures with its own keys,
+// even under a key id the old ring had with another key.
+func TestRefreshedRingChecksWithItsOwnKeys(t *testing.T) {
+	iss := newIssuer(t, map[string][]byte{"k1": key1}, "k1", &clock{t0})
+	old := sign(t, jwt.SigningMethodHS256, "k1", key1, goodClaims())
+	if _, err := iss.Verify(old); err != nil {
+		t.Fatal(err)
+	}
+	iss.SetRefresh(func() (map[string][]byte, string, bool) {
+		return map[string][]byte{"k1": key2, "k3": key2}, "k3", true
+	})
+	// k3 is unknown: the ring is fetched again, k1 now holds key2.
+	if _, err := iss.Verify(sign(t, jwt.SigningMethodHS256, "k3", key2, goodClaims())); err != nil {
+		t.Fatalf("a token of the new key: %v", err)
+	}
+	assertUnauthenticated(t, func() error { _, err := iss.Verify(old); return err }(), old)
+	if _, err := iss.Verify(sign(t, jwt.SigningMethodHS256, "k1", key2, goodClaims())); err != nil {
+		t.Fatalf("k1 under its new key: %v", err)
 	}
 }
