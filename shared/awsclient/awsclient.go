@@ -73,6 +73,10 @@ func New(ctx context.Context, o Options) (*Clients, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load AWS config: %w", err)
 	}
+	// Small bodies go out with their headers in one write (onewrite.go);
+	// wrapped once the configuration is loaded, which may still change
+	// the client's transport (a custom CA bundle).
+	cfg.HTTPClient = oneWrite{next: cfg.HTTPClient}
 	ddb := dynamodb.NewFromConfig(cfg, func(opt *dynamodb.Options) {
 		if o.DynamoDBEndpoint != "" {
 			opt.BaseEndpoint = aws.String(o.DynamoDBEndpoint)

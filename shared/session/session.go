@@ -408,7 +408,11 @@ var errClaimType = errors.New("session: a claim of the wrong type")
 // audience is left as it was; a date may be a number or a string holding
 // one; anything else of the wrong type is an error.
 func decodeClaims(b []byte, tc *tokenClaims) error {
-	dec := jsontext.NewDecoder(bytes.NewReader(b), claimsOptions)
+	cd := claimsDecoders.Get().(*claimsDecoder)
+	defer claimsDecoders.Put(cd)
+	cd.r.Reset(b)
+	cd.dec.Reset(&cd.r, claimsOptions)
+	dec := &cd.dec
 	first, err := dec.ReadToken()
 	if err != nil {
 		return err
@@ -442,6 +446,15 @@ func decodeClaims(b []byte, tc *tokenClaims) error {
 	*tc = out
 	return nil
 }
+
+// claimsDecoder is a decoder kept between tokens (a pool of them): its
+// buffers and state stacks are made once, not once a call.
+type claimsDecoder struct {
+	r   bytes.Reader
+	dec jsontext.Decoder
+}
+
+var claimsDecoders = sync.Pool{New: func() any { return new(claimsDecoder) }}
 
 // The claims decodeClaims knows, by name, in the order of the constants.
 var claimNames = jsonfold.NewFields("vid", "auth_time", "iss", "sub", "aud", "exp", "nbf", "iat", "jti")
