@@ -2,8 +2,6 @@ package bench
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -21,6 +19,7 @@ type CallTimes struct {
 	on atomic.Bool
 	mu sync.Mutex
 	by map[string][]time.Duration
+	mw middleware.InitializeMiddleware // made once: stacks are built per call
 }
 
 // CallTime is one operation's calls during a run.
@@ -32,13 +31,12 @@ type CallTime struct {
 
 // apiCalls times the in-process functions' calls (their clients are built
 // with its middleware in startSystem).
-var apiCalls = &CallTimes{by: map[string][]time.Duration{}}
+var apiCalls = newCallTimes()
 
-// Middleware adds the timer to an SDK client's stack: at the end of the
-// initialize step, so that it covers the retries, the signing and the
-// round trip, and the operation's name is already known.
-func (c *CallTimes) Middleware(s *middleware.Stack) error {
-	return s.Initialize.Add(middleware.InitializeMiddlewareFunc("pcccBenchCallTimes", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+// newCallTimes is a timer, not recording yet.
+func newCallTimes() *CallTimes {
+	c := &CallTimes{by: map[string][]time.Duration{}}
+	c.mw = middleware.InitializeMiddlewareFunc("pcccBenchCallTimes", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 		if !c.on.Load() {
 			return next.HandleInitialize(ctx, in)
 		}
@@ -50,7 +48,16 @@ func (c *CallTimes) Middleware(s *middleware.Stack) error {
 		c.by[op] = append(c.by[op], d)
 		c.mu.Unlock()
 		return out, md, err
-	}), middleware.After)
+	})
+	return c
+}
+
+// Middleware adds the timer to an SDK client's stack: at the end of the
+// initialize step, so that it covers the retries, the signing and the
+// round trip, and the operation's name is already known. The SDK builds
+// a stack for every call; the middleware is the one made once.
+func (c *CallTimes) Middleware(s *middleware.Stack) error {
+	return s.Initialize.Add(c.mw, middleware.After)
 }
 
 // Start forgets what was recorded and records from now on.
@@ -73,12 +80,4 @@ func (c *CallTimes) Stop() []CallTime {
 	sort.Slice(out, func(i, j int) bool { return out[i].Op < out[j].Op })
 	c.by = map[string][]time.Duration{}
 	return out
-}
-
-// WriteCallTimes writes the calls of a run as a table.
-func WriteCallTimes(w io.Writer, calls []CallTime) {
-	fmt.Fprintf(w, "| the API functions' call | calls | p50 (ms) | p99 (ms) | max (ms) |\n|---|---:|---:|---:|---:|\n")
-	for _, c := range calls {
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s |\n", c.Op, c.Calls, ms(c.P50), ms(c.P99), ms(c.Max))
-	}
 }

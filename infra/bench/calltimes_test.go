@@ -29,7 +29,7 @@ func TestCallTimes(t *testing.T) {
 		_, _ = w.Write([]byte(`{}`))
 	}))
 	defer srv.Close()
-	ct := &CallTimes{by: map[string][]time.Duration{}}
+	ct := newCallTimes()
 	db := dynamodb.New(dynamodb.Options{Region: "ap-northeast-2", BaseEndpoint: aws.String(srv.URL),
 		Credentials: aws.AnonymousCredentials{}, DisableValidateResponseChecksum: true, APIOptions: append([]func(*middleware.Stack) error(nil), ct.Middleware)})
 	ctx := context.Background()

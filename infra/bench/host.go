@@ -45,21 +45,18 @@ func parseHostTime(stat string) HostTime {
 
 // StealShare is the share of the machine's time between a and b that the
 // hypervisor took for other guests (0 when nothing was read).
-func StealShare(a, b HostTime) float64 {
-	total := (b.Busy - a.Busy) + (b.Idle - a.Idle) + (b.Steal - a.Steal)
-	if total <= 0 {
-		return 0
-	}
-	return float64(b.Steal-a.Steal) / float64(total)
-}
+func StealShare(a, b HostTime) float64 { return share(a, b, b.Steal-a.Steal) }
 
 // BusyShare is the share of the machine's time between a and b that this
 // guest's processes ran (0 when nothing was read): near 1, every call
 // waits for a core.
-func BusyShare(a, b HostTime) float64 {
+func BusyShare(a, b HostTime) float64 { return share(a, b, b.Busy-a.Busy) }
+
+// share is part of the ticks between a and b (0 when none passed).
+func share(a, b HostTime, part int64) float64 {
 	total := (b.Busy - a.Busy) + (b.Idle - a.Idle) + (b.Steal - a.Steal)
 	if total <= 0 {
 		return 0
 	}
-	return float64(b.Busy-a.Busy) / float64(total)
+	return float64(part) / float64(total)
 }
